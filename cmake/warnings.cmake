@@ -3,4 +3,4 @@
 add_library(sigkit_warnings INTERFACE)
 target_compile_options(sigkit_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
-  -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+  -Wunused -Woverloaded-virtual -Wimplicit-fallthrough)

@@ -1,0 +1,85 @@
+// Signaling protocol v1: decoding what clients send, encoding what the server
+// says. Pure functions over text; no sockets, no clocks. The wire contract is
+// docs/protocol.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sigkit/result.hpp"
+
+namespace sigkit::proto {
+
+inline constexpr int version = 1;
+
+// Every `code` an `error` message can carry (protocol.md, "Errors").
+enum class error_code {
+  bad_json,
+  bad_message,
+  unknown_type,
+  invalid_room,
+  room_full,
+  already_joined,
+  not_in_room,
+  unknown_peer,
+  rate_limited,
+};
+inline constexpr std::size_t error_code_count = 9;
+
+std::string_view to_string(error_code code) noexcept;
+std::optional<error_code> error_code_from_string(std::string_view text) noexcept;
+
+// What a client may send. The relay types are passed on to other peers.
+enum class message_type { join, leave, ping, offer, answer, candidate, bye, message };
+inline constexpr std::size_t message_type_count = 8;
+
+std::string_view to_string(message_type type) noexcept;
+constexpr bool is_relay(message_type type) noexcept { return type >= message_type::offer; }
+
+// Room names: 1 to 64 characters from A-Z a-z 0-9 _ . ~ - (URL-safe, so a
+// room can be a path segment of the demo page).
+bool is_valid_room(std::string_view room) noexcept;
+
+// A decoding failure, with the `rid` when it could still be read so the error
+// reply can carry it.
+struct decode_error {
+  error_code code;
+  std::string message;
+  std::string rid_json;  // empty when absent or unreadable
+};
+
+struct client_message {
+  message_type type;
+  std::string rid_json;  // the client's `rid` re-encoded as JSON, empty if none
+  std::string room;      // join
+  std::optional<std::string> to;  // relays
+  // Relays only: the frame's text with `from` removed, ready to be stamped
+  // with the sender's id by relay_text(). Payload members pass untouched.
+  std::string relay_body;
+};
+
+result<client_message, decode_error> decode(std::string_view frame);
+
+// The relayed frame a receiver gets: the sender's object with `from` set.
+std::string relay_text(std::string_view relay_body, std::string_view from);
+
+// Server-to-client messages.
+struct heartbeat_timing {
+  std::int64_t interval_ms;
+  std::int64_t timeout_ms;
+};
+std::string encode_welcome(std::string_view peer, std::string_view server,
+                           heartbeat_timing heartbeat);
+std::string encode_joined(std::string_view room, std::string_view peer,
+                          std::span<const std::string> peers, std::string_view rid_json);
+std::string encode_peer_joined(std::string_view room, std::string_view peer);
+std::string encode_left(std::string_view room, std::string_view rid_json);
+std::string encode_peer_left(std::string_view room, std::string_view peer);
+std::string encode_pong(std::string_view rid_json);
+std::string encode_error(error_code code, std::string_view message, std::string_view rid_json);
+
+}  // namespace sigkit::proto

@@ -1,0 +1,5 @@
+// Asio and Beast are compiled once, here, instead of in every translation unit
+// that includes them (BOOST_ASIO_SEPARATE_COMPILATION and
+// BOOST_BEAST_SEPARATE_COMPILATION are set on the sigkit target).
+#include <boost/asio/impl/src.hpp>
+#include <boost/beast/src.hpp>

@@ -1,0 +1,185 @@
+#include "sigkit/proto.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <nlohmann/json.hpp>
+
+namespace sigkit::proto {
+namespace {
+
+// ordered_json keeps members in the sender's order when a relayed object has
+// to be re-encoded (only when it carried a forged `from`).
+using json = nlohmann::ordered_json;
+
+constexpr std::array<std::string_view, error_code_count> error_names{
+    "bad-json",    "bad-message", "unknown-type", "invalid-room", "room-full",
+    "already-joined", "not-in-room", "unknown-peer", "rate-limited"};
+
+constexpr std::array<std::string_view, message_type_count> type_names{
+    "join", "leave", "ping", "offer", "answer", "candidate", "bye", "message"};
+
+constexpr std::size_t max_rid_chars = 64;
+
+std::string json_string(std::string_view text) {
+  // Invalid UTF-8 cannot arrive (text frames are validated by the WebSocket
+  // layer), but an error message may quote a client's bytes: never throw.
+  return json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+decode_error failure(error_code code, std::string message, std::string rid_json = {}) {
+  return decode_error{code, std::move(message), std::move(rid_json)};
+}
+
+// `rid` is a string or an integer of at most 64 characters; anything else is
+// reported without an rid, since it cannot be echoed faithfully.
+std::optional<std::string> read_rid(const json& object, bool& malformed) {
+  auto it = object.find("rid");
+  if (it == object.end()) return std::nullopt;
+  if (it->is_string() && it->get_ref<const std::string&>().size() <= max_rid_chars)
+    return it->dump(-1, ' ', false, json::error_handler_t::replace);
+  if (it->is_number_integer()) return it->dump();
+  malformed = true;
+  return std::nullopt;
+}
+
+// Appends `,"rid":<rid>` before the closing brace of an encoded object.
+std::string with_rid(std::string object, std::string_view rid_json) {
+  if (rid_json.empty()) return object;
+  object.pop_back();
+  object += ",\"rid\":";
+  object += rid_json;
+  object += '}';
+  return object;
+}
+
+}  // namespace
+
+std::string_view to_string(error_code code) noexcept {
+  return error_names[static_cast<std::size_t>(code)];
+}
+
+std::optional<error_code> error_code_from_string(std::string_view text) noexcept {
+  auto it = std::find(error_names.begin(), error_names.end(), text);
+  if (it == error_names.end()) return std::nullopt;
+  return static_cast<error_code>(it - error_names.begin());
+}
+
+std::string_view to_string(message_type type) noexcept {
+  return type_names[static_cast<std::size_t>(type)];
+}
+
+bool is_valid_room(std::string_view room) noexcept {
+  if (room.empty() || room.size() > 64) return false;
+  return std::all_of(room.begin(), room.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == '~' || c == '-';
+  });
+}
+
+result<client_message, decode_error> decode(std::string_view frame) {
+  json object = json::parse(frame, nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded()) return failure(error_code::bad_json, "the frame is not valid JSON");
+  if (!object.is_object()) return failure(error_code::bad_json, "the frame is not a JSON object");
+
+  bool bad_rid = false;
+  std::string rid = read_rid(object, bad_rid).value_or("");
+  if (bad_rid)
+    return failure(error_code::bad_message, "rid must be a string or integer of at most 64 characters");
+
+  auto type_it = object.find("type");
+  if (type_it == object.end()) return failure(error_code::bad_message, "type is missing", rid);
+  if (!type_it->is_string()) return failure(error_code::bad_message, "type must be a string", rid);
+  const auto& type_name = type_it->get_ref<const std::string&>();
+  auto known = std::find(type_names.begin(), type_names.end(), type_name);
+  if (known == type_names.end())
+    return failure(error_code::unknown_type, "unknown message type " + json_string(type_name), rid);
+
+  client_message message{static_cast<message_type>(known - type_names.begin()), rid, {}, {}, {}};
+
+  if (message.type == message_type::join) {
+    auto room = object.find("room");
+    if (room == object.end()) return failure(error_code::bad_message, "join needs a room", rid);
+    if (!room->is_string()) return failure(error_code::bad_message, "room must be a string", rid);
+    message.room = room->get<std::string>();
+    if (!is_valid_room(message.room))
+      return failure(error_code::invalid_room,
+                     "room " + json_string(message.room) +
+                         " must be 1 to 64 characters from A-Z a-z 0-9 _ . ~ -",
+                     rid);
+  }
+
+  if (is_relay(message.type)) {
+    if (auto to = object.find("to"); to != object.end()) {
+      if (!to->is_string()) return failure(error_code::bad_message, "to must be a string", rid);
+      message.to = to->get<std::string>();
+    }
+    // The common case keeps the sender's bytes exactly; only a forged `from`
+    // forces a re-encode, since the server's id must replace it.
+    if (object.contains("from")) {
+      object.erase("from");
+      message.relay_body = object.dump(-1, ' ', false, json::error_handler_t::replace);
+    } else {
+      message.relay_body = std::string(frame);
+    }
+  }
+  return message;
+}
+
+std::string relay_text(std::string_view relay_body, std::string_view from) {
+  // relay_body is a JSON object with at least `type`, so a member can be put
+  // right after its opening brace.
+  auto brace = relay_body.find('{');
+  std::string out;
+  out.reserve(relay_body.size() + from.size() + 12);
+  out += "{\"from\":";
+  out += json_string(from);
+  out += ',';
+  out += relay_body.substr(brace + 1);
+  return out;
+}
+
+std::string encode_welcome(std::string_view peer, std::string_view server,
+                           heartbeat_timing heartbeat) {
+  return "{\"type\":\"welcome\",\"peer\":" + json_string(peer) +
+         ",\"protocol\":" + std::to_string(version) + ",\"server\":" + json_string(server) +
+         ",\"heartbeat\":{\"interval_ms\":" + std::to_string(heartbeat.interval_ms) +
+         ",\"timeout_ms\":" + std::to_string(heartbeat.timeout_ms) + "}}";
+}
+
+std::string encode_joined(std::string_view room, std::string_view peer,
+                          std::span<const std::string> peers, std::string_view rid_json) {
+  std::string list = "[";
+  for (const auto& other : peers) {
+    if (list.size() > 1) list += ',';
+    list += json_string(other);
+  }
+  list += ']';
+  return with_rid("{\"type\":\"joined\",\"room\":" + json_string(room) + ",\"peer\":" + json_string(peer) +
+                      ",\"peers\":" + list + "}",
+                  rid_json);
+}
+
+std::string encode_peer_joined(std::string_view room, std::string_view peer) {
+  return "{\"type\":\"peer-joined\",\"room\":" + json_string(room) + ",\"peer\":" + json_string(peer) + "}";
+}
+
+std::string encode_left(std::string_view room, std::string_view rid_json) {
+  return with_rid("{\"type\":\"left\",\"room\":" + json_string(room) + "}", rid_json);
+}
+
+std::string encode_peer_left(std::string_view room, std::string_view peer) {
+  return "{\"type\":\"peer-left\",\"room\":" + json_string(room) + ",\"peer\":" + json_string(peer) + "}";
+}
+
+std::string encode_pong(std::string_view rid_json) {
+  return with_rid("{\"type\":\"pong\"}", rid_json);
+}
+
+std::string encode_error(error_code code, std::string_view message, std::string_view rid_json) {
+  return with_rid("{\"type\":\"error\",\"code\":" + json_string(to_string(code)) +
+                      ",\"message\":" + json_string(message) + "}",
+                  rid_json);
+}
+
+}  // namespace sigkit::proto
