@@ -383,7 +383,7 @@ TEST_CASE("HTTP endpoints: demo page, health, metrics", "[sigserve]") {
   CHECK(metric(text, R"(sigserve_join_duration_seconds_bucket{le="+Inf"})") == 2);
 }
 
-TEST_CASE("--static serves a directory and never escapes it", "[sigserve]") {
+TEST_CASE("a --static directory is served and never escaped", "[sigserve]") {
   char tmpl[] = "/tmp/sigserve-static-XXXXXX";
   std::string dir = mkdtemp(tmpl);
   std::ofstream(dir + "/index.html") << "<p id=status>custom</p>";

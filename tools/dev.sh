@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The one entry point on a fresh Debian bookworm machine (as root or with sudo):
+#
+#   tools/dev.sh run [sigserve flags]   install what is missing, build, start sigserve
+#   tools/dev.sh test                   install what is missing, build, run every test
+#
+# `test` also builds and runs the suite under ASan+UBSan and under TSan when
+# CI=true or with --sanitize. Packages are installed only when missing.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+jobs=$(nproc)
+
+build_packages=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libcli11-dev nlohmann-json3-dev libssl-dev libidn-dev)
+test_packages=(catch2 chromium coturn openssl)
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  # Node.js may come from Debian (nodejs + npm) or elsewhere (npm bundled).
+  if [ "${need_node:-0}" = 1 ] && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+configure_and_build() {  # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+run_suite() {  # dir
+  ctest --test-dir "$1" -j "$jobs" --output-on-failure
+}
+
+case "${1:-}" in
+  run)
+    shift
+    install_missing "${build_packages[@]}"
+    configure_and_build build-release -DCMAKE_BUILD_TYPE=Release -DSIGKIT_BUILD_TESTS=OFF
+    exec build-release/tools/sigserve/sigserve "$@"
+    ;;
+  test)
+    shift
+    sanitize=0
+    [ "${CI:-}" = "true" ] && sanitize=1
+    [ "${1:-}" = "--sanitize" ] && sanitize=1
+    need_node=1 install_missing "${build_packages[@]}" "${test_packages[@]}"
+    if ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then
+      echo "the browser test needs Node.js 20 or newer (found $(node --version))" >&2
+      exit 1
+    fi
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+    started=$SECONDS
+    configure_and_build build
+    run_suite build
+    echo "main suite: $((SECONDS - started)) s"
+    if [ "$sanitize" = 1 ]; then
+      # The browser test exercises the page, not the server's memory; it
+      # stays in the main suite.
+      for s in "address,undefined" "thread"; do
+        started=$SECONDS
+        dir="build-${s%%,*}"
+        configure_and_build "$dir" -DCMAKE_BUILD_TYPE=Debug -DSIGKIT_SANITIZE="$s" -DSIGKIT_BROWSER_TESTS=OFF
+        TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+        ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+          run_suite "$dir"
+        echo "sanitizer suite ($s): $((SECONDS - started)) s"
+      done
+    fi
+    ;;
+  *)
+    echo "usage: tools/dev.sh run [sigserve flags] | tools/dev.sh test [--sanitize]" >&2
+    exit 2
+    ;;
+esac
