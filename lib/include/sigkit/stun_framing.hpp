@@ -87,8 +87,9 @@ class stream_reassembler {
 
   explicit stream_reassembler(std::size_t buffer_limit = default_buffer_limit);
 
-  // Appends bytes. Fails (and stays failed) if the buffered bytes would
-  // exceed the limit or are already known to be garbage.
+  // Appends bytes and returns how many are now buffered. Fails (and stays
+  // failed) if that would exceed the limit or the stream is already known
+  // to be garbage. Drain next() after every feed() to keep the buffer small.
   result<std::size_t, framing_errc> feed(std::span<const std::byte> bytes);
   // The next complete frame, if one is buffered. Detects garbage as early
   // as the bytes allow (after 1, 2, 4 or 8 bytes) and reports it via error().

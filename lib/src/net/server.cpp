@@ -99,6 +99,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
         state_(std::move(state)),
         remote_(std::move(remote)),
         heartbeat_timer_(ws_.get_executor()),
+        close_deadline_(ws_.get_executor()),
         bucket_(state_->options.rate_limit, state_->options.rate_burst, clock::now()) {}
 
   ~ws_session() { state_->admitted.fetch_sub(1); }
@@ -157,6 +158,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
     co_await read_frames();
 
     heartbeat_timer_.cancel();
+    close_deadline_.cancel();
     depart();
     state_->metrics.connections_open.fetch_sub(1);
     state_->metrics.closes[static_cast<std::size_t>(reason_)].fetch_add(1);
@@ -302,10 +304,19 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
     set_reason(reason);
     depart();
     heartbeat_timer_.cancel();
-    ws_.async_close(code, [self = shared_from_this()](beast::error_code) {
-      beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    ws_.async_close(code, [self = shared_from_this()](beast::error_code) { self->drop_socket(); });
+    // Beast's close timer starts only once the close frame can be written; a
+    // reader that stopped reading keeps our last write, and so the close,
+    // waiting forever. This deadline ends it regardless.
+    close_deadline_.expires_after(state_->options.handshake_timeout);
+    close_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->drop_socket();
     });
+  }
+
+  void drop_socket() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
   }
 
   static asio::awaitable<void> heartbeat(std::shared_ptr<ws_session> self) {
@@ -328,8 +339,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
         depart();
         state_->log.info("heartbeat-timeout", {{"peer", id_}});
         // A peer that does not answer pings will not answer a close frame.
-        beast::error_code ignored;
-        beast::get_lowest_layer(ws_).socket().close(ignored);
+        drop_socket();
         co_return;
       }
       if (now - last_ping_ >= interval && !ping_in_flight_) {
@@ -362,6 +372,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   std::string remote_;
   std::string id_;
   asio::steady_timer heartbeat_timer_;
+  asio::steady_timer close_deadline_;
   token_bucket bucket_;
 
   // Strand-confined state.

@@ -104,6 +104,15 @@ std::optional<located> find_trailer(std::span<const std::byte> bytes, attribute_
   return found;
 }
 
+// bytes[0, end) with the header's Message Length replaced by `length`.
+// `end` is an attribute offset, so at least header_size.
+std::vector<std::byte> prefix_with_length(std::span<const std::byte> bytes, std::size_t end, std::size_t length) {
+  std::vector<std::byte> out(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(end));
+  // Always true (`end` is an attribute offset); the test tells GCC so.
+  if (out.size() >= header_size) wire::write_u16(out, 2, static_cast<std::uint16_t>(length));
+  return out;
+}
+
 }  // namespace
 
 check_result verify_integrity(std::span<const std::byte> bytes, std::span<const std::byte> key) {
@@ -116,8 +125,7 @@ check_result verify_integrity(std::span<const std::byte> bytes, std::span<const 
   // RFC 8489 §14.5: hash the bytes before the attribute with the length
   // field rewritten to end just after MESSAGE-INTEGRITY, so attributes
   // added later (FINGERPRINT) do not change what was signed.
-  std::vector<std::byte> signed_part(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(mi->offset));
-  wire::write_u16(signed_part, 2, static_cast<std::uint16_t>(mi->offset + 24 - header_size));
+  const auto signed_part = prefix_with_length(bytes, mi->offset, mi->offset + 24 - header_size);
   const auto mac = wire::hmac_sha1(key, signed_part);
   return CRYPTO_memcmp(mac.data(), mi->value.data(), mac.size()) == 0 ? check_result::valid
                                                                       : check_result::mismatch;
@@ -133,8 +141,7 @@ check_result verify_fingerprint(std::span<const std::byte> bytes) {
   // RFC 8489 §14.7: CRC over everything before FINGERPRINT with the length
   // counting it. It must be last, so that is normally the length as sent;
   // rewriting it keeps the check right if junk followed.
-  std::vector<std::byte> covered(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(fp->offset));
-  wire::write_u16(covered, 2, static_cast<std::uint16_t>(fp->offset + 8 - header_size));
+  const auto covered = prefix_with_length(bytes, fp->offset, fp->offset + 8 - header_size);
   const std::uint32_t expected = crc32(covered) ^ wire::fingerprint_xor;
   return wire::read_u32(fp->value, 0) == expected ? check_result::valid : check_result::mismatch;
 }

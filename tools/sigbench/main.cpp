@@ -1,0 +1,194 @@
+// sigbench: load tester for protocol v1 signaling servers. Command-line
+// wiring only; the engine is sigkit::bench::run.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include "sigkit/bench.hpp"
+#include "sigkit/bench_runner.hpp"
+#include "sigkit/threshold.hpp"
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_threshold_failed = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_aborted = 3;
+constexpr int exit_saturated = 4;
+
+std::atomic<bool> interrupted{false};
+extern "C" void on_signal(int) { interrupted.store(true); }
+
+// Raises the open-files limit as far as allowed and says so when a run may
+// need more descriptors than it can have.
+void raise_open_files_limit(std::uint64_t peers_wanted) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (peers_wanted + 64 > limit.rlim_cur)
+    std::fprintf(stderr,
+                 "sigbench: warning: the open-files limit is %llu and this run may hold up to %llu connections; "
+                 "raise it (ulimit -n, or LimitNOFILE= for a service) or connections will fail\n",
+                 static_cast<unsigned long long>(limit.rlim_cur), static_cast<unsigned long long>(peers_wanted));
+}
+
+// One redrawn line on a terminal; a plain line every few seconds otherwise.
+class progress_printer {
+ public:
+  progress_printer(bool quiet) : quiet_(quiet) {
+    const char* ci = std::getenv("CI");
+    tty_ = isatty(STDERR_FILENO) && !(ci && *ci);
+  }
+  void operator()(const sigkit::bench::live_status& s) {
+    if (quiet_) return;
+    if (!tty_ && s.elapsed_s - last_print_s_ < 5) return;
+    last_print_s_ = s.elapsed_s;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "%6.1fs%s started %llu/%llu  connected %llu  in rooms %llu  joins/s %.0f  msgs/s %.0f  "
+                  "join p99 %.2f ms  errors %llu  failed %llu",
+                  s.elapsed_s, s.arrivals_end_s > 0 ? (" of ~" + std::to_string(static_cast<int>(s.arrivals_end_s + 1)) + "s").c_str() : "",
+                  static_cast<unsigned long long>(s.started), static_cast<unsigned long long>(s.planned),
+                  static_cast<unsigned long long>(s.connected), static_cast<unsigned long long>(s.in_rooms),
+                  s.joins_per_s, s.messages_per_s, s.join_p99_ms, static_cast<unsigned long long>(s.errors),
+                  static_cast<unsigned long long>(s.failed));
+    if (tty_) std::fprintf(stderr, "\r\033[K%s", line);
+    else std::fprintf(stderr, "%s\n", line);
+    drew_ = true;
+  }
+  void finish() {
+    if (tty_ && drew_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool quiet_;
+  bool tty_;
+  bool drew_ = false;
+  double last_print_s_ = -100;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "sigbench: load test for WebRTC signaling servers speaking sigkit protocol v1.\n"
+      "Simulated peers connect, join rooms, negotiate (offer/answer/candidates) and leave;\n"
+      "latency is measured from each peer's scheduled start, so a stalled server cannot hide.\n"
+      "Exit codes: 0 all thresholds met, 1 a threshold failed, 2 usage or configuration error,\n"
+      "3 target unreachable or run aborted, 4 the generator saturated (results not trustworthy).",
+      "sigbench"};
+  app.set_version_flag("--version", std::string("sigbench ") + SIGKIT_VERSION + " (protocol 1)");
+
+  std::string scenario_path, json_path, html_path, hgrm_dir;
+  bool quiet = false;
+  // Settings go into a JSON object keyed like the scenario file, so flags and
+  // files share one parser and one set of error messages.
+  nlohmann::json overrides = nlohmann::json::object();
+  std::vector<std::string> thresholds;
+  auto setting = [&](const char* flag, const char* help) {
+    std::string key = std::string(flag).substr(2);
+    return app.add_option_function<std::string>(flag, [&overrides, key](const std::string& v) { overrides[key] = v; },
+                                                 help);
+  };
+  app.add_option("--scenario", scenario_path, "Scenario file (JSON); flags override its settings")
+      ->check(CLI::ExistingFile);
+  setting("--url", "Target WebSocket URL (default ws://127.0.0.1:8080/ws)");
+  setting("--peers", "Total simulated peers (default 200 unless --duration is given)");
+  setting("--duration", "Stop arrivals after this long (e.g. 60s)");
+  setting("--rate", "Arrivals per second (default 1000); 0 = closed model");
+  setting("--concurrency", "Closed model: sessions in flight (default 100)");
+  setting("--ramp-up", "Ramp the arrival rate up from 0 over this long");
+  setting("--room-size", "Peers per room (default 2)");
+  setting("--candidates", "ICE candidates each peer sends to each other peer (default 4)");
+  setting("--sdp-bytes", "Size of the offer/answer SDP (default 2000)");
+  setting("--hold", "Stay in the room this long after negotiating (default 0)");
+  setting("--leave", "How a peer ends: leave, bye or close (default leave)");
+  setting("--threads", "Generator threads (default: all cores)");
+  setting("--source-addresses", "Local addresses to spread connections over, e.g. 127.0.0.2-127.0.0.9");
+  setting("--origin", "Origin header to send");
+  setting("--connect-timeout", "Limit for TCP + WebSocket handshake + welcome (default 10s)");
+  setting("--negotiation-timeout", "Limit for a room to finish negotiating (default 10s)");
+  setting("--late-bound", "A start later than this is late; >1% late = saturated (default 50ms)");
+  app.add_option("--threshold", thresholds, "Pass/fail rule, repeatable: join.p99<20ms, lost==0, joined>=9990 ...");
+  app.add_option("--json", json_path, "Write the report as JSON to this file");
+  app.add_option("--html", html_path, "Write a self-contained HTML report with charts");
+  app.add_option("--hgrm-dir", hgrm_dir, "Write HdrHistogram percentile-distribution files here");
+  app.add_flag("--quiet", quiet, "No progress line");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "sigbench: %s (see sigbench --help)\n", e.what());
+    return exit_usage;
+  }
+
+  sigkit::bench::scenario plan;
+  if (!scenario_path.empty()) {
+    auto loaded = sigkit::bench::load_scenario_file(scenario_path);
+    if (!loaded) {
+      std::fprintf(stderr, "sigbench: %s\n", loaded.error().c_str());
+      return exit_usage;
+    }
+    plan = std::move(loaded.value());
+  }
+  if (!thresholds.empty()) overrides["thresholds"] = thresholds;
+  auto merged = sigkit::bench::scenario_from_json(overrides, plan);
+  if (!merged) {
+    std::fprintf(stderr, "sigbench: %s\n", merged.error().c_str());
+    return exit_usage;
+  }
+  plan = std::move(merged.value());
+
+  raise_open_files_limit(plan.peers.value_or(static_cast<std::uint64_t>(
+      plan.rate * std::chrono::duration<double>(plan.duration.value_or(std::chrono::seconds(0))).count())));
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  progress_printer progress(quiet);
+  sigkit::bench::report report;
+  try {
+    report = sigkit::bench::run(plan, std::ref(progress), interrupted);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sigbench: %s\n", e.what());
+    return exit_usage;
+  }
+  progress.finish();
+
+  sigkit::bench::write_text(std::cout, report);
+  auto write_file = [](const std::string& path, auto&& writer) {
+    std::ofstream out(path);
+    writer(out);
+    if (!out) std::fprintf(stderr, "sigbench: could not write %s\n", path.c_str());
+  };
+  if (!json_path.empty()) write_file(json_path, [&](std::ostream& o) { o << sigkit::bench::to_json(report).dump(2) << "\n"; });
+  if (!html_path.empty()) write_file(html_path, [&](std::ostream& o) { sigkit::bench::write_html(o, report); });
+  if (!hgrm_dir.empty()) sigkit::bench::write_hgrm_files(hgrm_dir, report);
+
+  if (report.aborted) {
+    std::fprintf(stderr, "sigbench: run aborted: %s\n", report.aborted->c_str());
+    return exit_aborted;
+  }
+  if (report.saturated) {
+    std::fprintf(stderr, "sigbench: the generator saturated (%llu of its starts were more than %.0f ms late); "
+                 "its figures understate the server. Use more --threads, a lower --rate, or a second machine\n",
+                 static_cast<unsigned long long>(report.late_starts),
+                 std::chrono::duration<double, std::milli>(plan.late_bound).count());
+    return exit_saturated;
+  }
+  return report.thresholds_ok() ? exit_ok : exit_threshold_failed;
+}
