@@ -155,7 +155,7 @@ struct peer : std::enable_shared_from_this<peer> {
   bool join_refused = false;
   clock::time_point join_sent;
 
-  std::deque<std::string> outbox;
+  std::vector<std::string> outbox;  // short-lived; a deque would keep a 512-byte block per peer
   bool writing = false, close_requested = false;
   asio::steady_timer wake;  // cancelled when the room completes or the reader ends
 
@@ -259,14 +259,11 @@ awaitable<void> peer::read_loop() {
 awaitable<void> peer::write_loop() {
   auto self = shared_from_this();
   writing = true;
-  while (!outbox.empty()) {
-    auto frame = std::move(outbox.front());
-    outbox.pop_front();
-    if (co_await c.send_text(std::move(frame))) {
-      outbox.clear();
-      break;
-    }
+  for (std::size_t next = 0; next < outbox.size(); ++next) {
+    if (co_await c.send_text(std::move(outbox[next]))) break;
   }
+  outbox.clear();
+  outbox.shrink_to_fit();
   if (close_requested) co_await c.close(1000);
   writing = false;
 }

@@ -1,0 +1,178 @@
+// sigbench as CI runs it: a real process against a real sigserve (or a
+// deliberately lossy server), judged by its exit code and JSON report.
+#include <filesystem>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support/lossy_server.hpp"
+#include "support/raw_socket.hpp"
+#include "support/sigserve_process.hpp"
+
+using json = nlohmann::json;
+using sigkit::test::run_command;
+using sigkit::test::sigserve_process;
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("sigbench-test-" + std::to_string(getpid()) + "-" + name)).string();
+}
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE(in);
+  return json::parse(in);
+}
+
+sigkit::test::command_result sigbench(std::vector<std::string> args) {
+  args.insert(args.begin(), {SIGKIT_SIGBENCH_PATH, "--quiet"});
+  return run_command(args);
+}
+
+}  // namespace
+
+TEST_CASE("the smoke scenario against sigserve: every peer joins, nothing is lost", "[sigbench]") {
+  sigserve_process server;
+  auto report = temp_path("smoke.json");
+  auto html = temp_path("smoke.html");
+  auto hgrm = temp_path("hgrm");
+  auto r = sigbench({"--scenario", SIGKIT_SOURCE_DIR "/scenarios/smoke.json", "--url", server.ws_url(), "--json",
+                     report, "--html", html, "--hgrm-dir", hgrm});
+  INFO(r.out << r.err << server.log());
+  REQUIRE(r.status == 0);
+  auto j = read_json(report);
+  CHECK(j["scenario"] == "smoke");
+  CHECK(j["target"] == server.ws_url());
+  CHECK(j["peers"]["planned"] == 200);
+  CHECK(j["peers"]["joined"] == 200);
+  CHECK(j["peers"]["failed"] == 0);
+  CHECK(j["messages"]["sent"] == 1000);  // 100 rooms x (offer + answer + 2 x 4 candidates)
+  CHECK(j["messages"]["received"] == 1000);
+  CHECK(j["messages"]["lost"] == 0);
+  CHECK(j["messages"]["duplicated"] == 0);
+  CHECK(j["messages"]["misrouted"] == 0);
+  CHECK(j["errors"].empty());
+  for (auto metric : {"connect", "join", "relay", "negotiation"})
+    for (auto stat : {"p50", "p90", "p99", "p999", "max", "mean", "count"}) {
+      INFO(metric << "." << stat);
+      CHECK(j["latency_ms"][metric].contains(stat));
+    }
+  CHECK(j["latency_ms"]["negotiation"]["count"] == 100);
+  CHECK(j["latency_ms"]["join"]["p50"].get<double>() > 0);
+  // Loopback relays take well under a millisecond; tens of milliseconds
+  // would mean small writes are being held back (Nagle + delayed ACK).
+  CHECK(j["latency_ms"]["relay"]["p50"].get<double>() < 10);
+  CHECK(j["latency_ms"]["join"]["p50"].get<double>() <= j["latency_ms"]["join"]["p99"].get<double>());
+  CHECK(j["throughput"]["join_rate"].get<double>() > 0);
+  CHECK(j["generator"]["saturated"] == false);
+  CHECK(j["thresholds"].size() == 5);
+  for (const auto& t : j["thresholds"]) CHECK(t["ok"] == true);
+  // The server saw the same run.
+  auto metrics = sigkit::test::http_request(server.port(), "GET", "/metrics");
+  CHECK(metrics.find("sigserve_joins_total 200") != std::string::npos);
+  CHECK(metrics.find("sigserve_messages_relayed_total{type=\"candidate\"} 800") != std::string::npos);
+
+  std::ifstream page(html);
+  std::string text((std::istreambuf_iterator<char>(page)), {});
+  CHECK(text.find("<svg") != std::string::npos);
+  CHECK(text.find("negotiation") != std::string::npos);
+  std::ifstream join_hgrm(hgrm + "/join.hgrm");
+  std::string hg((std::istreambuf_iterator<char>(join_hgrm)), {});
+  CHECK(hg.find("Percentile") != std::string::npos);
+  CHECK(hg.find("Total count") != std::string::npos);
+  std::filesystem::remove_all(hgrm);
+  std::filesystem::remove(report);
+  std::filesystem::remove(html);
+}
+
+TEST_CASE("a threshold that fails exits 1 and says which", "[sigbench]") {
+  sigserve_process server;
+  auto report = temp_path("fail.json");
+  auto r = sigbench({"--url", server.ws_url(), "--peers", "20", "--rate", "100", "--threshold", "join.p50<1ns",
+                     "--threshold", "lost==0", "--json", report});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(r.out.find("FAIL  join.p50<1ns") != std::string::npos);
+  CHECK(r.out.find("pass  lost==0") != std::string::npos);
+  auto j = read_json(report);
+  CHECK(j["thresholds"][0]["ok"] == false);
+  CHECK(j["thresholds"][1]["ok"] == true);
+  std::filesystem::remove(report);
+}
+
+TEST_CASE("configuration mistakes exit 2 with one line", "[sigbench]") {
+  for (std::vector<std::string> bad :
+       {std::vector<std::string>{"--threshold", "jion.p99<20ms"}, {"--threshold", "lost=0"}, {"--peers", "lots"},
+        {"--rate", "0", "--concurrency", "1"}, {"--scenario", "/nonexistent.json"}, {"--bogus"},
+        {"--source-addresses", "127.0.0.9-127.0.0.1"}}) {
+    auto r = sigbench(bad);
+    INFO(bad.front() << " " << bad.back() << ": " << r.err);
+    CHECK(r.status == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.rfind("sigbench: ", 0) == 0);
+  }
+}
+
+TEST_CASE("an unreachable target exits 3 quickly", "[sigbench]") {
+  // Port 1 on loopback: nothing listens there.
+  auto start = std::chrono::steady_clock::now();
+  auto r = sigbench({"--url", "ws://127.0.0.1:1/ws", "--peers", "1000", "--rate", "100"});
+  CHECK(r.status == 3);
+  CHECK(r.err.find("unreachable") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
+TEST_CASE("a server that drops one relay is caught: lost == 1", "[sigbench]") {
+  sigkit::test::lossy_server server(7);
+  auto report = temp_path("lossy.json");
+  auto r = sigbench({"--url", "ws://127.0.0.1:" + std::to_string(server.port()) + "/ws", "--peers", "10", "--rate",
+                     "50", "--negotiation-timeout", "1s", "--threshold", "lost==0", "--json", report});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  auto j = read_json(report);
+  CHECK(j["messages"]["lost"] == 1);
+  CHECK(j["messages"]["sent"] == 50);
+  CHECK(j["messages"]["received"] == 49);
+  CHECK(j["messages"]["duplicated"] == 0);
+  CHECK(j["messages"]["misrouted"] == 0);
+  CHECK(j["latency_ms"]["negotiation"]["count"] == 4);  // the room with the loss never completes
+  std::filesystem::remove(report);
+}
+
+TEST_CASE("a generator that falls behind its schedule says so and exits 4", "[sigbench]") {
+  sigserve_process server;
+  // Every start is later than 1 ns after its intended time.
+  auto r = sigbench({"--url", server.ws_url(), "--peers", "20", "--rate", "200", "--late-bound", "1ns"});
+  CHECK(r.status == 4);
+  CHECK(r.err.find("saturated") != std::string::npos);
+}
+
+TEST_CASE("the closed model keeps a fixed number of sessions in flight", "[sigbench]") {
+  sigserve_process server({"--room-capacity", "3"});
+  auto report = temp_path("closed.json");
+  auto r = sigbench({"--url", server.ws_url(), "--peers", "60", "--rate", "0", "--concurrency", "6", "--room-size",
+                     "3", "--json", report, "--threshold", "joined==60"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  auto j = read_json(report);
+  CHECK(j["peers"]["joined"] == 60);
+  CHECK(j["messages"]["lost"] == 0);
+  CHECK(j["generator"]["peak_connections"].get<int>() <= 6);
+  CHECK(j["latency_ms"]["negotiation"]["count"] == 20);
+  std::filesystem::remove(report);
+}
+
+TEST_CASE("sigbench --help and --version", "[sigbench][cli]") {
+  auto help = run_command({SIGKIT_SIGBENCH_PATH, "--help"});
+  CHECK(help.status == 0);
+  for (auto flag : {"--scenario", "--url", "--peers", "--rate", "--threshold", "--json", "--html", "--hgrm-dir",
+                    "--source-addresses", "--quiet", "Exit codes"}) {
+    INFO(flag);
+    CHECK(help.out.find(flag) != std::string::npos);
+  }
+  auto version = run_command({SIGKIT_SIGBENCH_PATH, "--version"});
+  CHECK(version.status == 0);
+  CHECK(version.out.find("sigbench 0.1.0") != std::string::npos);
+}
