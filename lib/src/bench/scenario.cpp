@@ -164,6 +164,9 @@ result<scenario, std::string> scenario_from_json(const json& object, scenario s)
     return error("concurrency (" + std::to_string(s.concurrency) + ") must be at least room-size (" +
                  std::to_string(s.room_size) + ") or no room could ever fill");
   if (!s.peers && !s.duration) s.peers = 200;
+  if (s.peers && *s.peers % s.room_size != 0)
+    return error("peers (" + std::to_string(*s.peers) + ") must be a multiple of room-size (" +
+                 std::to_string(s.room_size) + "): a partial room could never negotiate");
   return s;
 }
 

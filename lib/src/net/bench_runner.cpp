@@ -113,22 +113,25 @@ struct worker {
   std::unordered_map<std::uint64_t, std::string> in_flight;
   std::uint64_t next_seq = 0;
 
-  std::unordered_map<std::size_t, std::unique_ptr<room>> rooms;
+  // Rooms being filled; peers share ownership, so a straggling reader can
+  // never outlive its room.
+  std::unordered_map<std::size_t, std::shared_ptr<room>> rooms;
   std::size_t active = 0;  // peers whose session has not ended
+  bool driving = true;     // the schedule still has peers to start
   asio::steady_timer wake_driver;
 
   std::mutex snapshot_mutex;  // the progress line reads join_snapshot
   metrics::latency_histogram join_snapshot;
 
-  room& room_for(std::size_t index_of_room) {
+  std::shared_ptr<room> room_for(std::size_t index_of_room) {
     auto& slot = rooms[index_of_room];
     if (!slot) {
-      slot = std::make_unique<room>();
+      slot = std::make_shared<room>();
       slot->name = "bench-" + std::to_string(index_of_room);
       auto k = run.plan.room_size;
       slot->expected = k * (k - 1) / 2 * (2 + 2 * run.plan.candidates);
     }
-    return *slot;
+    return slot;
   }
 
   void note_error(const std::string& code) {
@@ -140,10 +143,11 @@ struct worker {
 };
 
 struct peer : std::enable_shared_from_this<peer> {
-  peer(worker& w, room& r, std::size_t room_index, std::uint64_t index)
-      : w(w), r(r), room_index(room_index), index(index), c(w.io.get_executor()), wake(w.io) {}
+  peer(worker& w, std::shared_ptr<room> room_ptr, std::size_t room_index, std::uint64_t index)
+      : w(w), room_(std::move(room_ptr)), r(*room_), room_index(room_index), index(index), c(w.io.get_executor()), wake(w.io) {}
 
   worker& w;
+  std::shared_ptr<room> room_;
   room& r;
   std::size_t room_index;
   std::uint64_t index;
@@ -399,7 +403,9 @@ awaitable<void> worker::drive() {
   const bool open = run.schedule.model() == load_model::open;
   // Closed model: this thread's share of the sessions in flight, at least a room.
   const auto slots = std::max<std::uint64_t>(k, plan.concurrency / threads);
+  // Only whole rooms are started: a partial room could never negotiate.
   auto planned = run.schedule.planned_peers();
+  if (planned) *planned = *planned / k * k;
   asio::steady_timer pause(io);
 
   for (std::uint64_t i = 0; !planned || i < *planned; ++i) {
@@ -427,9 +433,9 @@ awaitable<void> worker::drive() {
     auto actual = clock::now();
     if (open) late.observe(intended - run.start, actual - run.start);
     run.started.fetch_add(1, std::memory_order_relaxed);
-    auto& r = room_for(room_index);
+    auto r = room_for(room_index);
     auto p = std::make_shared<peer>(*this, r, room_index, i);
-    r.members.push_back(p);
+    r->members.push_back(p);
     ++active;
     asio::co_spawn(io, p->session(intended, actual), asio::detached);
   }
@@ -437,6 +443,7 @@ awaitable<void> worker::drive() {
     wake_driver.expires_after(std::chrono::milliseconds(200));
     co_await wake_driver.async_wait(use_tuple);
   }
+  driving = false;
 }
 
 }  // namespace
@@ -469,14 +476,13 @@ report run(const scenario& plan_in, const progress_callback& on_progress, const 
       // The progress line's p99 comes from a copy refreshed each second.
       asio::co_spawn(w->io, [&w]() -> awaitable<void> {
         asio::steady_timer tick(w->io);
-        while (w->active > 0 || w->run.started.load() == 0 || !w->rooms.empty()) {
+        while (w->driving) {
           {
             std::lock_guard lock(w->snapshot_mutex);
             w->join_snapshot = w->join;
           }
-          tick.expires_after(std::chrono::seconds(1));
+          tick.expires_after(std::chrono::milliseconds(250));
           co_await tick.async_wait(use_tuple);
-          if (w->run.stopping() && w->active == 0) break;
         }
       }, asio::detached);
       w->io.run();
@@ -554,7 +560,8 @@ report run(const scenario& plan_in, const progress_callback& on_progress, const 
     out.lost += w->in_flight.size();
     for (const auto& [code, n] : w->errors) out.errors[code] += n;
   }
-  out.planned = shared.schedule.planned_peers().value_or(shared.started.load());
+  out.planned = shared.schedule.planned_peers() ? *shared.schedule.planned_peers() / plan.room_size * plan.room_size
+                                                : shared.started.load();
   out.duration_s = std::chrono::duration<double>(end - shared.start).count();
   double join_span = static_cast<double>(shared.last_join_ns.load()) / 1e9;
   out.join_rate = join_span > 0 ? static_cast<double>(out.joined) / join_span : 0;
