@@ -7,12 +7,12 @@ using json = nlohmann::json;
 
 TEST_CASE("a scenario reads flag-named keys, numbers as numbers or strings") {
   auto s = scenario_from_json(json::parse(R"({
-    "url": "ws://127.0.0.1:9/ws", "peers": 10000, "room-size": "6", "rate": 2000,
+    "url": "ws://127.0.0.1:9/ws", "peers": 12000, "room-size": "6", "rate": 2000,
     "ramp-up": "2s", "hold": 0.5, "candidates": 2, "leave": "bye",
     "source-addresses": "127.0.0.2-127.0.0.4", "thresholds": ["join.p99<20ms", "lost==0"]})"));
   REQUIRE(s.ok());
   CHECK(s->url == "ws://127.0.0.1:9/ws");
-  CHECK(s->peers == 10000u);
+  CHECK(s->peers == 12000u);
   CHECK(s->room_size == 6);
   CHECK(s->rate == 2000);
   CHECK(s->ramp_up == std::chrono::seconds(2));
