@@ -206,6 +206,9 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
       state_->metrics.messages_received.fetch_add(1, std::memory_order_relaxed);
       on_frame({static_cast<const char*>(buffer.data().data()), buffer.size()});
       buffer.consume(bytes);
+      // Most connections sit idle after negotiating; they should not keep
+      // the memory of their largest message (an SDP is a few KiB).
+      if (buffer.capacity() > 2048) buffer.shrink_to_fit();
     }
   }
 
