@@ -402,6 +402,20 @@ TEST_CASE("a --static directory is served and never escaped", "[sigserve]") {
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("listening on :: takes IPv6 and IPv4; 0.0.0.0 takes IPv4", "[sigserve]") {
+  sigserve_process everywhere({"--listen", "::"});
+  for (auto url : {"ws://[::1]:" + std::to_string(everywhere.port()) + "/ws",
+                   "ws://127.0.0.1:" + std::to_string(everywhere.port()) + "/ws"}) {
+    blocking_client c;
+    INFO(url);
+    CHECK_FALSE(c.connect(url));
+    CHECK(c.welcome().protocol == 1);
+  }
+  sigserve_process v4({"--listen", "0.0.0.0"});
+  blocking_client c;
+  CHECK_FALSE(c.connect(v4.ws_url()));
+}
+
 TEST_CASE("options come from flags, a config file and the environment", "[sigserve][cli]") {
   SECTION("environment") {
     setenv("SIGSERVE_ROOM_CAPACITY", "3", 1);
