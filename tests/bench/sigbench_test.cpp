@@ -148,6 +148,21 @@ TEST_CASE("a server that drops one relay is caught: lost == 1", "[sigbench]") {
   std::filesystem::remove(report);
 }
 
+TEST_CASE("peers the server refuses are counted with the reason", "[sigbench]") {
+  sigserve_process server({"--max-connections", "4"});
+  auto report = temp_path("refused.json");
+  auto r = sigbench({"--url", server.ws_url(), "--peers", "20", "--rate", "200", "--hold", "1s", "--late-bound", "5s",
+                     "--json", report, "--threshold", "failed==0"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(r.out.find("HTTP 503") != std::string::npos);
+  auto j = read_json(report);
+  CHECK(j["peers"]["failed"].get<int>() > 0);
+  CHECK(j["failures"]["HTTP 503"] == j["peers"]["failed"]);
+  CHECK(j["peers"]["connected"].get<int>() + j["peers"]["failed"].get<int>() == 20);
+  std::filesystem::remove(report);
+}
+
 TEST_CASE("a generator that falls behind its schedule says so and exits 4", "[sigbench]") {
   sigserve_process server;
   // Every start is later than 1 ns after its intended time.

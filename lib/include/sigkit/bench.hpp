@@ -81,7 +81,8 @@ struct report {
 
   std::uint64_t planned = 0, connected = 0, joined = 0, failed = 0;
   std::uint64_t sent = 0, received = 0, lost = 0, duplicated = 0, misrouted = 0;
-  std::map<std::string, std::uint64_t> errors;  // server error messages by code
+  std::map<std::string, std::uint64_t> errors;    // server error messages by code
+  std::map<std::string, std::uint64_t> failures;  // failed peers by reason ("HTTP 503", "room-full", ...)
 
   // connect is measured from each peer's intended start (coordinated
   // omission corrected); connect_uncorrected from its actual start.
@@ -94,7 +95,7 @@ struct report {
   double worst_lag_ms = 0;
   std::uint64_t peak_rss_bytes = 0;
   std::uint64_t peak_connections = 0;
-  double bytes_per_peer = 0;
+  std::optional<double> bytes_per_peer;  // only with enough connections open at once to tell
   bool saturated = false;
   std::optional<std::string> aborted;  // why the run stopped early
 

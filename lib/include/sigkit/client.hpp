@@ -78,6 +78,8 @@ class client {
 
   boost::asio::awaitable<std::error_code> connect(std::string url, connect_options options = {});
   const welcome_info& welcome() const noexcept;
+  // The HTTP status of a refused upgrade (403 origin, 503 full...), else 0.
+  unsigned refusal_status() const noexcept;
 
   // One send at a time; a send may run while a receive is pending.
   boost::asio::awaitable<std::error_code> send_text(std::string frame);  // raw, as given

@@ -146,13 +146,14 @@ json to_json(const report& r) {
        {{"sent", r.sent}, {"received", r.received}, {"lost", r.lost}, {"duplicated", r.duplicated},
         {"misrouted", r.misrouted}}},
       {"errors", r.errors},
+      {"failures", r.failures},
       {"latency_ms", latency},
       {"latency_ms_uncorrected", {{"connect", stats_json(summarize(r.connect_uncorrected))}}},
       {"throughput", {{"join_rate", r.join_rate}, {"message_rate", r.message_rate}}},
       {"generator",
        {{"threads", r.threads}, {"late_starts", r.late_starts}, {"worst_lag_ms", r.worst_lag_ms},
         {"peak_rss_bytes", r.peak_rss_bytes}, {"peak_connections", r.peak_connections},
-        {"bytes_per_peer", r.bytes_per_peer}, {"saturated", r.saturated}}},
+        {"bytes_per_peer", r.bytes_per_peer ? json(*r.bytes_per_peer) : json(nullptr)}, {"saturated", r.saturated}}},
       {"thresholds", thresholds},
       {"timeline", timeline},
   };
@@ -165,7 +166,9 @@ void write_text(std::ostream& out, const report& r) {
       << fixed(r.duration_s, 1) << " s\n";
   if (r.aborted) out << "ABORTED: " << *r.aborted << "\n";
   out << "  peers      planned " << r.planned << "  connected " << r.connected << "  joined " << r.joined
-      << "  failed " << r.failed << "\n";
+      << "  failed " << r.failed;
+  for (const auto& [why, n] : r.failures) out << (&why == &r.failures.begin()->first ? " (" : ", ") << why << ": " << n;
+  out << (r.failures.empty() ? "\n" : ")\n");
   out << "  messages   sent " << r.sent << "  received " << r.received << "  lost " << r.lost << "  duplicated "
       << r.duplicated << "  misrouted " << r.misrouted << "\n";
   out << "  errors     ";
@@ -175,7 +178,8 @@ void write_text(std::ostream& out, const report& r) {
       << " messages/s\n";
   out << "  generator  " << r.threads << " threads, " << r.late_starts << " late starts (worst lag "
       << fixed(r.worst_lag_ms, 1) << " ms), peak RSS " << fixed(static_cast<double>(r.peak_rss_bytes) / 1048576, 1)
-      << " MiB, ~" << fixed(r.bytes_per_peer / 1024, 1) << " KiB per connection"
+      << " MiB for " << r.peak_connections << " connections at once"
+      << (r.bytes_per_peer ? " (~" + fixed(*r.bytes_per_peer / 1024, 1) + " KiB each)" : std::string())
       << (r.saturated ? ", SATURATED: results understate the server" : "") << "\n\n";
 
   char line[160];

@@ -108,6 +108,7 @@ struct worker {
   late_start_tally late;
   std::uint64_t connected = 0, joined = 0, failed = 0, sent = 0, received = 0, duplicated = 0, misrouted = 0;
   std::map<std::string, std::uint64_t> errors;
+  std::map<std::string, std::uint64_t> failures;
 
   // Every relay in flight: sequence number -> the peer that must receive it.
   std::unordered_map<std::uint64_t, std::string> in_flight;
@@ -198,6 +199,7 @@ awaitable<void> peer::session(clock::time_point intended, clock::time_point actu
   auto ec = co_await c.connect(plan.url, options);
   if (ec) {
     ++w.failed;
+    ++w.failures[c.refusal_status() ? "HTTP " + std::to_string(c.refusal_status()) : ec.message()];
     run.failed_total.fetch_add(1);
     auto failures = run.connect_failures.fetch_add(1) + 1;
     // Nothing has ever connected and attempt after attempt fails: the target
@@ -305,6 +307,7 @@ void peer::handle(const net::server_message& m) {
       if (!joined) {  // room-full, invalid-room...: this session cannot go on
         join_refused = true;
         ++w.failed;
+        ++w.failures[m.code];
         run.failed_total.fetch_add(1);
         wake.cancel();
       }
@@ -526,7 +529,7 @@ report run(const scenario& plan_in, const progress_callback& on_progress, const 
       status.elapsed_s = point.t_s;
       status.arrivals_end_s = arrivals_end;
       status.started = shared.started.load();
-      status.planned = shared.schedule.planned_peers().value_or(0);
+      status.planned = shared.schedule.planned_peers().value_or(0) / plan.room_size * plan.room_size;
       status.connected = shared.connected_now.load();
       status.in_rooms = shared.in_rooms.load();
       status.joins_per_s = point.joins_per_s;
@@ -559,6 +562,7 @@ report run(const scenario& plan_in, const progress_callback& on_progress, const 
     out.misrouted += w->misrouted;
     out.lost += w->in_flight.size();
     for (const auto& [code, n] : w->errors) out.errors[code] += n;
+    for (const auto& [why, n] : w->failures) out.failures[why] += n;
   }
   out.planned = shared.schedule.planned_peers() ? *shared.schedule.planned_peers() / plan.room_size * plan.room_size
                                                 : shared.started.load();
@@ -572,7 +576,9 @@ report run(const scenario& plan_in, const progress_callback& on_progress, const 
                   static_cast<double>(late.late_starts()) > plan.max_late_fraction * static_cast<double>(late.starts());
   out.peak_rss_bytes = peak_rss_bytes();
   out.peak_connections = shared.peak_connected.load();
-  if (out.peak_connections > 0 && out.peak_rss_bytes > baseline_rss)
+  // Per-connection memory is only meaningful when many are open at once;
+  // otherwise fixed costs (histograms, thread arenas) dominate.
+  if (out.peak_connections >= 1000 && out.peak_rss_bytes > baseline_rss)
     out.bytes_per_peer = static_cast<double>(out.peak_rss_bytes - baseline_rss) / static_cast<double>(out.peak_connections);
   if (shared.abort) out.aborted = shared.abort_reason;
   else if (stop) out.aborted = "interrupted";

@@ -118,12 +118,14 @@ struct client::impl {
   websocket::stream<beast::tcp_stream> ws;
   beast::flat_buffer buffer;
   welcome_info welcome;
+  unsigned refusal_status = 0;
 };
 
 client::client(asio::any_io_executor executor) : impl_(std::make_unique<impl>(std::move(executor))) {}
 client::~client() = default;
 
 const welcome_info& client::welcome() const noexcept { return impl_->welcome; }
+unsigned client::refusal_status() const noexcept { return impl_->refusal_status; }
 
 asio::awaitable<std::error_code> client::connect(std::string url, connect_options options) {
   auto parsed = parse_ws_url(url);
@@ -169,8 +171,12 @@ asio::awaitable<std::error_code> client::connect(std::string url, connect_option
     ws.set_option(websocket::stream_base::decorator(
         [origin = options.origin](websocket::request_type& req) { req.set(beast::http::field::origin, origin); }));
   std::string host = parsed->host + ":" + parsed->port;
-  auto [handshake_ec] = co_await ws.async_handshake(host, parsed->path, use_tuple);
-  if (handshake_ec) co_return handshake_ec;
+  websocket::response_type response;
+  auto [handshake_ec] = co_await ws.async_handshake(response, host, parsed->path, use_tuple);
+  if (handshake_ec) {
+    if (response.result_int() != 0 && response.result_int() != 101) impl_->refusal_status = response.result_int();
+    co_return handshake_ec;
+  }
 
   auto first = co_await receive();
   stream.expires_never();
