@@ -23,6 +23,14 @@ void sample(std::string& out, std::string_view name, const T& value, std::string
   out.append(" ").append(std::to_string(value)).append("\n");
 }
 
+// A metric with a single, unlabelled sample.
+template <class T>
+void scalar(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            const std::atomic<T>& value) {
+  header(out, name, type, help);
+  sample(out, name, value.load());
+}
+
 std::string format_double(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -67,20 +75,12 @@ void duration_histogram::write(std::string& out, std::string_view name, std::str
 std::string server_metrics::prometheus_text() const {
   std::string out;
   out.reserve(4096);
-  header(out, "sigserve_connections_open", "gauge", "WebSocket connections currently open.");
-  sample(out, "sigserve_connections_open", connections_open.load());
-  header(out, "sigserve_connections_total", "counter", "WebSocket connections accepted.");
-  sample(out, "sigserve_connections_total", connections_total.load());
-  header(out, "sigserve_rooms", "gauge", "Rooms with at least one member.");
-  sample(out, "sigserve_rooms", rooms.load());
-  header(out, "sigserve_joins_total", "counter", "Successful joins.");
-  sample(out, "sigserve_joins_total", joins.load());
-
-  header(out, "sigserve_messages_received_total", "counter", "Text frames received from clients.");
-  sample(out, "sigserve_messages_received_total", messages_received.load());
-  header(out, "sigserve_messages_sent_total", "counter", "Frames written to clients.");
-  sample(out, "sigserve_messages_sent_total", messages_sent.load());
-
+  scalar(out, "sigserve_connections_open", "gauge", "WebSocket connections currently open.", connections_open);
+  scalar(out, "sigserve_connections_total", "counter", "WebSocket connections accepted.", connections_total);
+  scalar(out, "sigserve_rooms", "gauge", "Rooms with at least one member.", rooms);
+  scalar(out, "sigserve_joins_total", "counter", "Successful joins.", joins);
+  scalar(out, "sigserve_messages_received_total", "counter", "Text frames received from clients.", messages_received);
+  scalar(out, "sigserve_messages_sent_total", "counter", "Frames written to clients.", messages_sent);
   header(out, "sigserve_messages_relayed_total", "counter", "Relayed messages accepted, by type.");
   for (std::size_t i = 0; i < relayed.size(); ++i) {
     auto type = static_cast<proto::message_type>(i);
@@ -101,9 +101,8 @@ std::string server_metrics::prometheus_text() const {
   for (std::size_t i = 0; i < upgrades_refused.size(); ++i)
     sample(out, "sigserve_upgrades_refused_total", upgrades_refused[i].load(),
            "reason=\"" + std::string(refusal_names[i]) + "\"");
-  header(out, "sigserve_send_queue_overflows_total", "counter",
-         "Connections closed because their send queue exceeded --max-send-queue-bytes.");
-  sample(out, "sigserve_send_queue_overflows_total", send_queue_overflows.load());
+  scalar(out, "sigserve_send_queue_overflows_total", "counter",
+         "Connections closed because their send queue exceeded --max-send-queue-bytes.", send_queue_overflows);
   join_latency.write(out, "sigserve_join_duration_seconds",
                      "Time from reading a join to writing its joined reply.");
   return out;
