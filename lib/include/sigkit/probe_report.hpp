@@ -14,7 +14,7 @@ namespace sigkit::probe {
 //    "servers": [{"uri", "ok", "ms", "checks": [{"name", "ok", "ms", ...facts,
 //                 "warnings": [...], "error": {"kind", "code", "reason", "hint"}}]}],
 //    "nat": {...} or absent}
-nlohmann::json to_json(const report& r);
+nlohmann::ordered_json to_json(const report& r);
 
 // One block per server, a ✓ or ✗ line per stage, hints under failures.
 void write_text(std::ostream& out, const report& r);

@@ -11,7 +11,7 @@ namespace sigkit::probe {
 
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // Milliseconds with two decimals: enough for loopback RTTs, short for people.
 double rounded(double ms) { return std::round(ms * 100.0) / 100.0; }
@@ -217,7 +217,7 @@ void write_check(std::ostream& out, const check& c) {
 
 }  // namespace
 
-nlohmann::json to_json(const report& r) {
+nlohmann::ordered_json to_json(const report& r) {
   json j = {{"ok", r.ok()}, {"ms", rounded(r.ms_)}, {"servers", json::array()}};
   for (const auto& s : r.servers_) {
     json sj = {{"uri", s.uri_}, {"ok", s.ok()}, {"ms", rounded(s.ms_)}, {"checks", json::array()}};
