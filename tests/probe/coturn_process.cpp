@@ -12,6 +12,7 @@
 #include <array>
 #include <csignal>
 #include <cstring>
+#include <string_view>
 #include <optional>
 #include <cstdlib>
 #include <filesystem>
@@ -52,6 +53,14 @@ sockaddr_in loopback(const char* ip, std::uint16_t port) {
   return a;
 }
 
+sockaddr_in6 loopback_v6(std::uint16_t port) {
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(port);
+  a.sin6_addr = in6addr_loopback;
+  return a;
+}
+
 bool can_bind(int type, const char* ip, std::uint16_t port) {
   const int fd = socket(AF_INET, type, 0);
   if (fd < 0) return false;
@@ -61,13 +70,16 @@ bool can_bind(int type, const char* ip, std::uint16_t port) {
   return ok;
 }
 
-// One Binding transaction over UDP, for readiness checks.
+// One Binding transaction over UDP, for readiness checks; "::1" or an IPv4 address.
 bool answers_binding(const char* ip, std::uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  const bool v6 = std::string_view(ip) == "::1";
+  const int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) return false;
-  const auto to = loopback(ip, port);
+  const auto to4 = loopback(ip, port);
+  const auto to6 = loopback_v6(port);
   const auto request = stun::serialize(stun::binding_request(stun::random_transaction_id()));
-  sendto(fd, request.data(), request.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+  if (v6) sendto(fd, request.data(), request.size(), 0, reinterpret_cast<const sockaddr*>(&to6), sizeof to6);
+  else sendto(fd, request.data(), request.size(), 0, reinterpret_cast<const sockaddr*>(&to4), sizeof to4);
   pollfd p{fd, POLLIN, 0};
   bool ok = false;
   if (poll(&p, 1, 200) == 1) {
@@ -144,7 +156,7 @@ coturn_process::coturn_process(coturn_config config) : config_(std::move(config)
   std::ofstream conf(dir_ + "/turnserver.conf");
   // RFC 5780 needs two addresses; coturn answers CHANGE-REQUEST from the
   // other listening-ip and alt-listening-port.
-  conf << "listening-ip=127.0.0.1\nlistening-ip=127.0.0.2\n"
+  conf << "listening-ip=127.0.0.1\nlistening-ip=127.0.0.2\n" << (config_.ipv6_ ? "listening-ip=::1\n" : "")
        << "listening-port=" << port_ << "\nalt-listening-port=" << alt_port() << "\n"
        << "tls-listening-port=" << tls_port() << "\nalt-tls-listening-port=" << tls_port() + 1 << "\n"
        << "relay-ip=127.0.0.1\nmin-port=" << relay_min_port() << "\nmax-port=" << relay_max_port() << "\n"
@@ -179,7 +191,7 @@ coturn_process::coturn_process(coturn_config config) : config_(std::move(config)
     }
     if (answers_binding("127.0.0.1", port_) && answers_binding("127.0.0.2", port_) &&
         answers_binding("127.0.0.2", alt_port()) && accepts_tcp("127.0.0.1", port_) &&
-        accepts_tcp("127.0.0.1", tls_port()))
+        accepts_tcp("127.0.0.1", tls_port()) && (!config_.ipv6_ || answers_binding("::1", port_)))
       return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

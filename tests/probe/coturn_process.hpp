@@ -25,6 +25,7 @@ struct coturn_config {
   std::string password_ = "wonderland";
   std::string secret_ = "rest-shared-secret";
   bool allow_loopback_peers_ = true;
+  bool ipv6_ = false;  // also listen on ::1 (the relay stays on 127.0.0.1)
   std::vector<std::string> extra_lines_;  // more turnserver.conf lines
 };
 
@@ -58,6 +59,7 @@ class coturn_process {
   std::string turn_tcp_uri() const { return turn_uri() + "?transport=tcp"; }
   std::string stuns_uri() const { return "stuns:127.0.0.1:" + std::to_string(tls_port()); }
   std::string turns_uri() const { return "turns:127.0.0.1:" + std::to_string(tls_port()); }
+  std::string turn_v6_uri() const { return "turn:[::1]:" + std::to_string(port_); }
 
  private:
   coturn_config config_;

@@ -332,3 +332,32 @@ TEST_CASE("usage errors exit 2 with one line on stderr", "[sigprobe]") {
     CHECK(std::count(p.err.begin(), p.err.end(), '\n') == 1);
   }
 }
+
+TEST_CASE("TURN over IPv6 loopback with an IPv4 relay", "[sigprobe]") {
+  coturn_config config;
+  config.ipv6_ = true;
+  coturn_process turn(config);
+  const auto r = probe_json({turn.turn_v6_uri(), "--username", "alice", "--password", "wonderland"});
+  INFO(r.process.out << r.process.err << turn.log());
+  CHECK(r.process.status == 0);
+  const auto& server = r.doc["servers"][0];
+  CHECK(check_named(server, "dns").at("aaaa") == json::array({"::1"}));
+  // XOR-MAPPED-ADDRESS in its IPv6 form (RFC 8489 §14.2).
+  CHECK(check_named(server, "binding").at("mapped_address").get<std::string>().rfind("[::1]:", 0) == 0);
+  CHECK(check_named(server, "allocate").at("relayed_address").get<std::string>().rfind("127.0.0.1:", 0) == 0);
+  CHECK(check_named(server, "relay").at("received") == 5);
+}
+
+TEST_CASE("a 300 ALTERNATE-SERVER redirect is followed once", "[sigprobe]") {
+  coturn_process target;
+  coturn_config config;
+  config.extra_lines_ = {"alternate-server=127.0.0.1:" + std::to_string(target.port())};
+  coturn_process redirecting(config);
+  const auto r = probe_json({redirecting.turn_uri(), "--username", "alice", "--password", "wonderland"});
+  INFO(r.process.out << r.process.err << redirecting.log());
+  CHECK(r.process.status == 0);
+  const auto& allocate = check_named(r.doc["servers"][0], "allocate");
+  CHECK(allocate.at("redirected_to") == "127.0.0.1:" + std::to_string(target.port()));
+  CHECK(allocate.at("warnings")[0].get<std::string>().find("300 Try Alternate") != std::string::npos);
+  CHECK(check_named(r.doc["servers"][0], "relay").at("ok") == true);
+}

@@ -6,7 +6,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "probe_nat.hpp"
 #include "probe_transport.hpp"
@@ -151,25 +150,13 @@ class server_probe {
         f = make_failure(failure_kind::internal, a.error());
       }
     } else {
-      // getaddrinfo without AI_ADDRCONFIG, so AAAA records show up even on
-      // a host without IPv6; the system's order (RFC 6724) is kept.
-      asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
-      const std::string port = std::to_string(u.port_);
-      auto done = co_await before(
-          deadline_, resolver.async_resolve(u.host_, port, asio::ip::resolver_base::numeric_service, use_tuple));
-      if (!done) {
-        f = make_failure(failure_kind::timeout, "the DNS lookup did not finish");
-      } else if (const auto& [ec, results] = *done; ec) {
-        const bool no_name = ec == asio::error::host_not_found || ec == asio::error::no_data;
-        f = make_failure(no_name ? failure_kind::name_not_found : failure_kind::dns_failure, ec.message());
+      auto found = co_await lookup(u.host_, u.port_, deadline_);
+      if (!found) {
+        f = found.error();
       } else {
-        for (const auto& entry : results) {
-          const auto a = to_stun(entry.endpoint());
-          if (std::find(addresses_.begin(), addresses_.end(), a) != addresses_.end()) continue;
-          addresses_.push_back(a);
+        addresses_ = std::move(found.value());
+        for (const auto& a : addresses_)
           (a.family_ == stun::address_family::ipv4 ? facts.ipv4_ : facts.ipv6_).push_back(a);
-        }
-        if (addresses_.empty()) f = make_failure(failure_kind::name_not_found, "no A or AAAA records");
       }
     }
     c.facts_ = std::move(facts);
@@ -596,6 +583,8 @@ class server_probe {
     // Binding showed no NAT between us and the server: the relay sees the
     // peer socket at its own address.
     if (mapped_ && *mapped_ == flow_->local()) co_return local;
+    // Only a server of the peer's address family can tell.
+    if (server_.family_ != local.family_) co_return local;
     stun::address server_udp = server_;
     // turn:...?transport=tcp shares its port with UDP; for TLS the plain
     // port is a guess (RFC 8489 §6.2.1's default).
@@ -619,10 +608,12 @@ class server_probe {
   }
 
   awaitable<std::optional<failure>> relay_round_trips(check& c, relay_facts& facts) {
-    // The peer: a second local socket on the address we reach the server from.
-    stun::address local = flow_->local();
-    local.port_ = 0;
-    auto peer_flow = stun_flow::open_udp(co_await asio::this_coro::executor, local, std::nullopt);
+    // The peer: a second local socket, on the address the system sends from
+    // towards the relayed address (an IPv6 client may get an IPv4 relay).
+    const auto ex = co_await asio::this_coro::executor;
+    const auto local = source_address_towards(ex, *relayed_);
+    if (!local) co_return make_failure(failure_kind::unreachable, "no route to the relayed address " + relayed_->to_string());
+    auto peer_flow = stun_flow::open_udp(ex, *local, std::nullopt);
     if (!peer_flow) co_return peer_flow.error();
     auto& peer = *peer_flow.value();
     peer_ = co_await peer_address_as_seen(peer);

@@ -4,8 +4,6 @@
 
 #include <algorithm>
 
-#include <boost/asio/ip/tcp.hpp>
-
 #include "sigkit/probe_diagnosis.hpp"
 
 namespace sigkit::probe::detail {
@@ -24,26 +22,9 @@ awaitable<std::optional<stun::address>> first_address(const stun::uri& u, clock:
     if (a) co_return *a;
     co_return std::nullopt;
   }
-  asio::ip::udp::resolver resolver(co_await asio::this_coro::executor);
-  const std::string port = std::to_string(u.port_);
-  auto done = co_await before(deadline, resolver.async_resolve(u.host_, port, asio::ip::resolver_base::numeric_service,
-                                                               use_tuple));
-  if (!done) co_return std::nullopt;
-  const auto& [ec, results] = *done;
-  if (ec || results.empty()) co_return std::nullopt;
-  co_return to_stun(results.begin()->endpoint());
-}
-
-// The local address the system would send from towards `server`: what a
-// mapped address is compared with to tell "no NAT" (RFC 5780 §4.3).
-std::optional<stun::address> route_source(const asio::any_io_executor& ex, const stun::address& server) {
-  stun::address any;
-  any.family_ = server.family_;
-  auto probe = stun_flow::open_udp(ex, any, server);
-  if (!probe) return std::nullopt;
-  auto local = probe.value()->local();
-  local.port_ = 0;
-  return local;
+  auto found = co_await lookup(u.host_, u.port_, deadline);
+  if (!found) co_return std::nullopt;
+  co_return found->front();
 }
 
 struct binding_answer {
@@ -124,7 +105,7 @@ awaitable<void> discover_nat(const std::vector<target>& targets, const options&,
     finish();
     co_return;
   }
-  auto local = route_source(ex, *server);
+  auto local = source_address_towards(ex, *server);
   auto flow = local ? stun_flow::open_udp(ex, *local, std::nullopt)
                     : result<std::unique_ptr<stun_flow>, failure>(make_failure(failure_kind::unreachable, "no route"));
   if (!flow) {

@@ -1,16 +1,26 @@
 // STUN transactions over UDP, TCP and TLS for sigprobe (RFC 8489 §6.2).
 #include "probe_transport.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cstring>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <ctime>
+#include <mutex>
+#include <thread>
 
 namespace sigkit::probe::detail {
 
@@ -116,6 +126,93 @@ awaitable<result<std::unique_ptr<stun_flow>, failure>> stun_flow::connect_tcp(co
   co_return std::move(flow);
 }
 
+namespace {
+
+// Shared between a lookup's coroutine and its thread.
+struct lookup_state {
+  std::mutex mutex_;
+  bool abandoned_ = false;  // the coroutine stopped waiting; do not touch Asio
+  bool done_ = false;
+  int rc_ = 0;
+  std::vector<stun::address> addresses_;
+};
+
+}  // namespace
+
+awaitable<result<std::vector<stun::address>, failure>> lookup(const std::string& host, std::uint16_t port,
+                                                              clock::time_point deadline) {
+  const auto ex = co_await asio::this_coro::executor;
+  auto wake = std::make_shared<asio::steady_timer>(ex, deadline);
+  auto state = std::make_shared<lookup_state>();
+  std::weak_ptr<asio::steady_timer> weak_wake = wake;
+  std::thread([state, weak_wake, ex, host, port] {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;  // one entry per address
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* list = nullptr;
+    const std::string service = std::to_string(port);
+    const int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &list);
+    std::vector<stun::address> found;
+    for (auto* ai = list; rc == 0 && ai != nullptr; ai = ai->ai_next) {
+      stun::address a;
+      if (ai->ai_family == AF_INET) {
+        const auto* sin = reinterpret_cast<const sockaddr_in*>(ai->ai_addr);
+        std::array<std::uint8_t, 4> o{};
+        std::memcpy(o.data(), &sin->sin_addr, 4);
+        a = stun::address::ipv4(o, port);
+      } else if (ai->ai_family == AF_INET6) {
+        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(ai->ai_addr);
+        std::array<std::uint8_t, 16> o{};
+        std::memcpy(o.data(), &sin6->sin6_addr, 16);
+        a = stun::address::ipv6(o, port);
+      } else {
+        continue;
+      }
+      if (std::find(found.begin(), found.end(), a) == found.end()) found.push_back(a);
+    }
+    if (list != nullptr) freeaddrinfo(list);
+    const std::lock_guard lock(state->mutex_);
+    state->rc_ = rc;
+    state->addresses_ = std::move(found);
+    state->done_ = true;
+    // While the coroutine waits, its io_context is running: posting is safe.
+    if (!state->abandoned_)
+      asio::post(ex, [weak_wake] {
+        if (auto w = weak_wake.lock()) w->cancel();
+      });
+  }).detach();
+
+  // The io_context runs on one thread and this coroutine does not suspend
+  // between starting the thread and this wait, so the wake-up cannot be
+  // posted (and run) before the wait is in place.
+  co_await wake->async_wait(use_tuple);
+  const std::lock_guard lock(state->mutex_);
+  state->abandoned_ = true;
+  if (!state->done_) co_return make_failure(failure_kind::timeout, "the DNS lookup did not finish");
+  switch (state->rc_) {
+    case 0: break;
+    case EAI_NONAME:
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+#endif
+      co_return make_failure(failure_kind::name_not_found, gai_strerror(state->rc_));
+    default: co_return make_failure(failure_kind::dns_failure, gai_strerror(state->rc_));
+  }
+  if (state->addresses_.empty()) co_return make_failure(failure_kind::name_not_found, "no A or AAAA records");
+  co_return std::move(state->addresses_);
+}
+
+std::optional<stun::address> source_address_towards(const asio::any_io_executor& ex, const stun::address& to) {
+  stun::address any;
+  any.family_ = to.family_;
+  auto probe = stun_flow::open_udp(ex, any, to);
+  if (!probe) return std::nullopt;
+  auto local = probe.value()->local();
+  local.port_ = 0;
+  return local;
+}
+
 stun::address stun_flow::local() const {
   boost::system::error_code ec;
   if (kind_ == kind::udp) return to_stun(udp_.local_endpoint(ec));
@@ -155,6 +252,13 @@ struct verify_log {
 
 }  // namespace
 
+// GCC 12 takes Asio's coroutine-frame allocation in this function for a
+// mismatched new/delete pair: a false positive (the frame is allocated and
+// freed by awaitable_frame_base's own operators).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 awaitable<tls_outcome> stun_flow::start_tls(const tls_settings& s, clock::time_point deadline) {
   tls_outcome out;
   out.facts_.sni_ = s.host_is_ip_ ? "" : s.host_;
@@ -233,6 +337,9 @@ awaitable<tls_outcome> stun_flow::start_tls(const tls_settings& s, clock::time_p
   }
   co_return out;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 awaitable<std::optional<failure>> stun_flow::send(std::span<const std::byte> bytes, clock::time_point deadline,
                                                   std::optional<stun::address> to) {

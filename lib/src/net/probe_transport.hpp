@@ -58,6 +58,18 @@ stun::address to_stun(const Endpoint& e) {
 }
 asio::ip::address to_asio(const stun::address& a);
 
+// The local address (port 0) the system would send from towards `to`: a
+// connected UDP socket asks the routing table without sending anything.
+std::optional<stun::address> source_address_towards(const asio::any_io_executor& ex, const stun::address& to);
+
+// getaddrinfo() for A and AAAA records (no AI_ADDRCONFIG, so AAAA shows up
+// on an IPv4-only host too), in the system's RFC 6724 order. It runs on a
+// thread of its own that is abandoned at `deadline`: a resolver that hangs
+// cannot hold the run past --timeout, as Asio's resolver (which joins its
+// thread on shutdown) would.
+awaitable<result<std::vector<stun::address>, failure>> lookup(const std::string& host, std::uint16_t port,
+                                                              clock::time_point deadline);
+
 // A system error as a failure kind and the system's words for it.
 failure failure_from(const boost::system::error_code& ec);
 failure make_failure(failure_kind kind, std::string reason);
