@@ -103,4 +103,25 @@ class slow_stun_server {
   std::thread thread_;
 };
 
+// A scripted TURN server over UDP for what coturn will not do on demand:
+// it answers the first authenticated Allocate with 438 Stale Nonce, then
+// allocates (a relayed address it does not really serve), refuses
+// CreatePermission with 403 and accepts Refresh. Responses are signed with
+// `signing_password`, which a test can make differ from the user's.
+class scripted_turn_server {
+ public:
+  scripted_turn_server(std::string user, std::string password, std::string signing_password);
+  ~scripted_turn_server();
+  scripted_turn_server(const scripted_turn_server&) = delete;
+  scripted_turn_server& operator=(const scripted_turn_server&) = delete;
+  std::string uri() const { return "turn:127.0.0.1:" + std::to_string(port_); }
+  static constexpr const char* realm = "scripted.test";
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 }  // namespace sigkit::test

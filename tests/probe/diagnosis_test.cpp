@@ -83,7 +83,11 @@ TEST_CASE("a 401 after sending credentials gets a hint that fits the credentials
   // REST credentials pasted as a username: expired ...
   c.username_ = "1799999000:alice";
   h = hint_for(c);
-  CHECK(contains(h, "expired 1000 s ago"));
+  CHECK(contains(h, "expired 16 min ago"));
+  c.username_ = "1799999960:alice";
+  CHECK(contains(hint_for(c), "expired 40 s ago"));
+  c.username_ = "1700000000:alice";
+  CHECK(contains(hint_for(c), "expired 1157 days ago"));
   // ... in milliseconds ...
   c.username_ = "1800000000000:alice";
   CHECK(contains(hint_for(c), "looks like milliseconds"));

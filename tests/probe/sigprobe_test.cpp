@@ -156,8 +156,8 @@ TEST_CASE("expired TURN REST credentials fail with a hint about the expiry", "[s
   coturn_config config;
   config.auth_ = turn_auth::rest_secret;
   coturn_process turn(config);
-  // What a web app hands out: credentials minted two hours ago for one hour.
-  const auto stale = sigkit::stun::make_turn_rest_credentials(config.secret_, "carol", unix_now() - 7200, 3600);
+  // What a web app handed out three hours ago, valid for one hour.
+  const auto stale = sigkit::stun::make_turn_rest_credentials(config.secret_, "carol", unix_now() - 3 * 3600, 3600);
   const auto r = probe_json({turn.turn_uri(), "--username", stale.username_, "--password", stale.password_});
   INFO(r.process.out << r.process.err);
   CHECK(r.process.status == 1);
@@ -165,7 +165,7 @@ TEST_CASE("expired TURN REST credentials fail with a hint about the expiry", "[s
   CHECK(allocate.at("error").at("code") == 401);
   const std::string hint = allocate.at("error").at("hint");
   CHECK(hint.find("expired") != std::string::npos);
-  CHECK(hint.find("s ago") != std::string::npos);
+  CHECK(hint.find("expired 2 h ago") != std::string::npos);
 
   // The same secret with a fresh expiry works: the expiry was the problem.
   const auto fresh = sigkit::stun::make_turn_rest_credentials(config.secret_, "carol", unix_now(), 3600);
@@ -360,4 +360,29 @@ TEST_CASE("a 300 ALTERNATE-SERVER redirect is followed once", "[sigprobe]") {
   CHECK(allocate.at("redirected_to") == "127.0.0.1:" + std::to_string(target.port()));
   CHECK(allocate.at("warnings")[0].get<std::string>().find("300 Try Alternate") != std::string::npos);
   CHECK(check_named(r.doc["servers"][0], "relay").at("ok") == true);
+}
+
+TEST_CASE("438 Stale Nonce is retried once with the new nonce", "[sigprobe]") {
+  scripted_turn_server turn("alice", "wonderland", "wonderland");
+  const auto r = probe_json({turn.uri(), "--username", "alice", "--password", "wonderland", "--timeout", "5s"});
+  INFO(r.process.out << r.process.err);
+  const auto& server = r.doc["servers"][0];
+  const auto& allocate = check_named(server, "allocate");
+  CHECK(allocate.at("ok") == true);
+  CHECK(allocate.at("stale_nonce_retried") == true);
+  CHECK(allocate.at("realm") == scripted_turn_server::realm);
+  // This server refuses every peer; the probe says so and still frees the allocation.
+  CHECK(check_named(server, "relay").at("error").at("code") == 403);
+  CHECK(check_named(server, "refresh").at("ok") == true);
+  CHECK(r.process.status == 1);
+}
+
+TEST_CASE("a response signed with another key fails MESSAGE-INTEGRITY", "[sigprobe]") {
+  scripted_turn_server turn("alice", "wonderland", "another password");
+  const auto r = probe_json({turn.uri(), "--username", "alice", "--password", "wonderland", "--timeout", "5s"});
+  INFO(r.process.out << r.process.err);
+  CHECK(r.process.status == 1);
+  const auto& allocate = check_named(r.doc["servers"][0], "allocate");
+  CHECK(allocate.at("error").at("kind") == "integrity");
+  CHECK(allocate.at("error").at("hint").get<std::string>().find("MESSAGE-INTEGRITY") != std::string::npos);
 }

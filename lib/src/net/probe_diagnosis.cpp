@@ -137,6 +137,14 @@ std::string transport_name(const stun::uri& u) {
   return u.transport_ == stun::uri_transport::udp ? "UDP" : "TCP";
 }
 
+// "40 s", "16 min", "5 h", "1104 days": how long ago something expired.
+std::string age_text(std::int64_t seconds) {
+  if (seconds < 120) return std::to_string(seconds) + " s";
+  if (seconds < 2 * 3600) return std::to_string(seconds / 60) + " min";
+  if (seconds < 2 * 86400) return std::to_string(seconds / 3600) + " h";
+  return std::to_string(seconds / 86400) + " days";
+}
+
 std::string generic_stun_error(int code) {
   return "the server answered " + std::to_string(code) + " " + std::string(stun::reason_phrase(code)) +
          " and gave no more detail";
@@ -156,8 +164,8 @@ std::string unauthenticated_hint(const hint_context& c) {
              " looks like milliseconds: it must be Unix time in seconds (coturn compares it with seconds), "
              "so fix the code that mints the credentials";
     if (rest->expires_at_ < c.now_unix_)
-      return "these TURN REST credentials expired " + std::to_string(c.now_unix_ - rest->expires_at_) +
-             " s ago (username expiry " + expiry +
+      return "these TURN REST credentials expired " + age_text(c.now_unix_ - rest->expires_at_) +
+             " ago (username expiry " + expiry +
              "): the app must hand out fresh ones, or the server's clock is wrong";
     if (c.credential_source_ == credential_source::rest_secret)
       return "the server rejected credentials made from --secret: the secret differs from coturn's "

@@ -218,8 +218,8 @@ class server_probe {
     if (!f.verified_ && insecure)
       c.warnings_.push_back("certificate not verified (--insecure): " + f.verify_error_);
     if (f.days_left_ && *f.days_left_ >= 0 && *f.days_left_ < 14)
-      c.warnings_.push_back("the certificate expires in " + std::to_string(*f.days_left_) + " days (" +
-                            f.not_after_ + ")");
+      c.warnings_.push_back("the certificate expires in " + std::to_string(*f.days_left_) +
+                            (*f.days_left_ == 1 ? " day (" : " days (") + f.not_after_ + ")");
   }
 
   awaitable<bool> handshake() {

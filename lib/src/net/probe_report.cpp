@@ -163,7 +163,7 @@ struct facts_text {
     std::string s = f.version_ + " " + f.cipher_ + ", " + f.subject_;
     if (!f.not_after_.empty()) {
       s += ", expires " + f.not_after_;
-      if (f.days_left_) s += " (" + std::to_string(*f.days_left_) + " days)";
+      if (f.days_left_) s += " (" + std::to_string(*f.days_left_) + (*f.days_left_ == 1 ? " day)" : " days)");
     }
     s += f.verified_ ? ", verified" : ", NOT verified";
     return s;
