@@ -197,7 +197,7 @@ TEST_CASE("a closed port fails fast and a silent one within the timeout", "[sigp
   CHECK(binding.at("error").at("hint").get<std::string>().find("UDP is blocked") != std::string::npos);
 }
 
-TEST_CASE("--nat on loopback finds no NAT and endpoint-independent behaviour", "[sigprobe]") {
+TEST_CASE("NAT discovery on loopback finds no NAT and endpoint-independent behaviour", "[sigprobe]") {
   coturn_process turn;
   const auto r = probe_json({turn.stun_uri(), "--nat"});
   INFO(r.process.out << r.process.err << turn.log());
@@ -215,7 +215,7 @@ TEST_CASE("--nat on loopback finds no NAT and endpoint-independent behaviour", "
   CHECK(text.out.find("no NAT") != std::string::npos);
 }
 
-TEST_CASE("--nat against a server without RFC 5780 says so", "[sigprobe]") {
+TEST_CASE("NAT discovery against a server without RFC 5780 says so", "[sigprobe]") {
   // A plain STUN server: no OTHER-ADDRESS.
   slow_stun_server plain(std::chrono::milliseconds(0));
   const auto r = probe_json({plain.uri(), "--nat", "--timeout", "5s"});
@@ -226,7 +226,7 @@ TEST_CASE("--nat against a server without RFC 5780 says so", "[sigprobe]") {
   CHECK(nat.at("error").at("hint").get<std::string>().find("RFC 5780") != std::string::npos);
 }
 
-TEST_CASE("--ice-servers probes several servers in parallel", "[sigprobe]") {
+TEST_CASE("an RTCIceServer list is probed in parallel", "[sigprobe]") {
   coturn_process turn;
   // Three servers that take 400 ms per answer: 3 requests each is 1.2 s a
   // server, 3.6 s if they were probed one after another.
@@ -298,7 +298,7 @@ TEST_CASE("a server that refuses loopback peers fails relay with its peer policy
   CHECK(check_named(server, "refresh").at("ok") == true);
 }
 
-TEST_CASE("--help and --version", "[sigprobe]") {
+TEST_CASE("help and version", "[sigprobe]") {
   const auto help = run_sigprobe({"--help"});
   CHECK(help.status == 0);
   for (const char* flag : {"--ice-servers", "--username", "--password", "--secret", "--ttl", "--count", "--timeout",

@@ -72,7 +72,7 @@ TEST_CASE("credentials go to the TURN URIs that need them", "[probe][targets]") 
   CHECK((*t)[2].text_ == "turn:own.example.org");
 }
 
-TEST_CASE("--secret makes coturn REST credentials", "[probe][targets]") {
+TEST_CASE("a shared secret makes coturn REST credentials", "[probe][targets]") {
   credential_options flags;
   flags.secret_ = "north";
   flags.username_ = "alice";
