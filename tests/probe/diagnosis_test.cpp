@@ -110,6 +110,11 @@ TEST_CASE("hints for the usual failures", "[probe][diagnosis]") {
   c.stage_ = stage::binding;
   c.kind_ = failure_kind::timeout;
   CHECK(contains(hint_for(c), "UDP is blocked"));
+  CHECK_FALSE(contains(hint_for(c), "--timeout"));
+  c.cut_short_ = true;  // a short --timeout may be the reason
+  CHECK(hint_for(c).rfind("--timeout left little time", 0) == 0);
+  CHECK(contains(hint_for(c), "UDP is blocked"));
+  c.cut_short_ = false;
   c.kind_ = failure_kind::refused;
   CHECK(contains(hint_for(c), "nothing listens on UDP 198.51.100.7:3478"));
 

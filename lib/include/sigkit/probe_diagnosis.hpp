@@ -56,6 +56,8 @@ struct hint_context {
   std::string username_;
   // The Allocate (or other request) carried MESSAGE-INTEGRITY.
   bool sent_credentials_ = false;
+  // A timeout ended by --timeout, before RFC 8489's own give-up time.
+  bool cut_short_ = false;
   std::string realm_;  // REALM the server asked for, if any
   std::optional<stun::address> peer_;  // relay stage: the peer we asked for
   std::int64_t now_unix_ = 0;

@@ -212,7 +212,21 @@ std::string peer_policy_hint(const hint_context& c) {
 
 }  // namespace
 
+namespace {
+std::string hint_for_kind(const hint_context& c);
+}  // namespace
+
 std::string hint_for(const hint_context& c) {
+  const auto base = hint_for_kind(c);
+  if (c.kind_ != failure_kind::timeout || !c.cut_short_) return base;
+  // RFC 8489 would have waited 39.5 s: the probe gave up early, not the protocol.
+  return "--timeout left little time to wait for an answer; a slow server or path needs more. If it stays "
+         "silent: " + base;
+}
+
+namespace {
+
+std::string hint_for_kind(const hint_context& c) {
   const std::string where = host_port(c.uri_);
   const std::string tp = transport_name(c.uri_);
   const bool udp = !c.uri_.secure() && c.uri_.transport_ == stun::uri_transport::udp;
@@ -339,6 +353,8 @@ std::string hint_for(const hint_context& c) {
   if (c.kind_ == failure_kind::connection_lost) return "the server closed the connection";
   return "the server's answer did not make sense (" + c.detail_ + ")";
 }
+
+}  // namespace
 
 bool relayed_address_looks_unreachable(const stun::address& server, const stun::address& relayed) noexcept {
   return stun::is_global(server) && !stun::is_global(relayed);

@@ -94,6 +94,7 @@ class server_probe {
     c.credential_source_ = target_.credentials_.source_;
     c.username_ = target_.credentials_.username_;
     c.sent_credentials_ = sent_credentials_;
+    c.cut_short_ = cut_short_;
     c.realm_ = auth_.realm_;
     c.peer_ = peer_;
     c.now_unix_ = unix_now();
@@ -250,6 +251,7 @@ class server_probe {
     stun::serialize_options so;
     so.fingerprint_ = true;
     auto r = co_await flow.transact(request, so, until);
+    cut_short_ = r.cut_short_;
     std::optional<failure> f = r.answered() ? check_binding_response(r) : r.failure_;
     co_return std::pair{std::move(r), std::move(f)};
   }
@@ -384,6 +386,7 @@ class server_probe {
       }
       m = with_software(std::move(m));
       r = co_await flow_->transact(m, so, deadline_);
+      cut_short_ = r.cut_short_;
       if (!r.answered() || r.response_.class_ != stun::message_class::error_response) break;
       const auto e = r.response_.error();
       if (!e || e->code_ != 438 || attempt > 0) break;
@@ -661,6 +664,7 @@ class server_probe {
       if (co_await peer_receives(peer, payload, until)) rtts.push_back(ms_since(t0));
     }
     facts.rtt_ = summarize_rtts(sent, rtts);
+    cut_short_ = false;  // packets, not transactions
     if (rtts.empty())
       co_return make_failure(failure_kind::timeout, "none of " + std::to_string(sent) + " packets came back");
     if (rtts.size() < sent)
@@ -728,6 +732,7 @@ class server_probe {
   certificate_problem certificate_problem_ = certificate_problem::none;
   auth_state auth_;
   bool sent_credentials_ = false;
+  bool cut_short_ = false;  // the last transaction's timeout came from --timeout
   std::optional<stun::address> mapped_;  // from the binding stage
   std::optional<stun::address> relayed_;
   std::optional<stun::address> peer_;

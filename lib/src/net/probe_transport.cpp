@@ -424,9 +424,11 @@ awaitable<transaction_outcome> stun_flow::transact(const stun::message& request,
     schedule = make_schedule(policy, budget);
   } else {
     // RFC 8489 §6.2.2: one send over a reliable transport, Ti = 39.5 s.
+    constexpr std::chrono::milliseconds ti{39'500};
     schedule.send_at_ = {std::chrono::milliseconds(0)};
-    schedule.give_up_at_ = std::min(budget, std::chrono::milliseconds(39'500));
+    schedule.give_up_at_ = std::min(budget, ti);
   }
+  out.cut_short_ = budget < short_budget;
 
   std::size_t next_send = 0;
   auto last_send = start;

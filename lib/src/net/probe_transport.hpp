@@ -37,6 +37,10 @@ using awaitable = asio::awaitable<T>;
 
 inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+// Less time than this for a transaction (three UDP transmissions and their
+// waits) and silence does not yet show the server is unreachable.
+inline constexpr std::chrono::milliseconds short_budget{2000};
+
 // Runs `op` until `deadline`; nullopt if the deadline came first (the
 // operation is then cancelled).
 template <class T>
@@ -88,6 +92,9 @@ struct transaction_outcome {
   stun::message response_;
   std::vector<std::byte> bytes_;  // the response as received, for integrity checks
   stun::address from_;
+  // The run's deadline left the transaction under short_budget, far less
+  // than RFC 8489's 39.5 s: a timeout then means "slow or silent".
+  bool cut_short_ = false;
   double rtt_ms_ = 0;  // from the last transmission (RFC 6298 §3 Karn: ambiguous after a retransmission)
   bool answered() const noexcept { return !failure_.has_value(); }
 };
