@@ -120,18 +120,30 @@ std::optional<int> wait_for(pid_t pid, clock::time_point deadline) {
 
 }  // namespace
 
-const test_certificate& certificate() {
-  static const test_certificate files = [] {
-    const auto dir = make_temp_dir("sigprobe-cert");
-    test_certificate c{dir + "/cert.pem", dir + "/key.pem"};
+namespace {
+
+// Made once per test process and removed when it exits.
+struct certificate_files {
+  std::string dir_ = make_temp_dir("sigprobe-cert");
+  test_certificate files_{dir_ + "/cert.pem", dir_ + "/key.pem"};
+  certificate_files() {
     const auto r = run_process({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", c.key_path_, "-out", c.cert_path_,
-                                "-days", "30", "-subj", "/CN=sigprobe test", "-addext",
+                                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", files_.key_path_, "-out",
+                                files_.cert_path_, "-days", "30", "-subj", "/CN=sigprobe test", "-addext",
                                 "subjectAltName=IP:127.0.0.1,DNS:localhost"});
     if (r.status != 0) throw std::runtime_error("openssl could not make a test certificate: " + r.err);
-    return c;
-  }();
-  return files;
+  }
+  ~certificate_files() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+};
+
+}  // namespace
+
+const test_certificate& certificate() {
+  static const certificate_files made;
+  return made.files_;
 }
 
 std::uint16_t free_port_block(unsigned count) {
