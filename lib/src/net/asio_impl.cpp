@@ -2,4 +2,5 @@
 // that includes them (BOOST_ASIO_SEPARATE_COMPILATION and
 // BOOST_BEAST_SEPARATE_COMPILATION are set on the sigkit target).
 #include <boost/asio/impl/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>  // sigprobe's turns:/stuns: (Asio SSL over OpenSSL)
 #include <boost/beast/src.hpp>
