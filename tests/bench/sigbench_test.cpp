@@ -148,6 +148,18 @@ TEST_CASE("a server that drops one relay is caught: lost == 1", "[sigbench]") {
   std::filesystem::remove(report);
 }
 
+TEST_CASE("source addresses spread connections over local addresses", "[sigbench]") {
+  sigserve_process server;
+  auto r = sigbench({"--url", server.ws_url(), "--peers", "8", "--rate", "100", "--late-bound", "5s",
+                     "--source-addresses", "127.0.0.2-127.0.0.3", "--threshold", "joined==8"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  auto log = server.log();  // sigserve logs each connection's remote address
+  CHECK(log.find("remote=127.0.0.2:") != std::string::npos);
+  CHECK(log.find("remote=127.0.0.3:") != std::string::npos);
+  CHECK(log.find("remote=127.0.0.1:") == std::string::npos);
+}
+
 TEST_CASE("peers the server refuses are counted with the reason", "[sigbench]") {
   sigserve_process server({"--max-connections", "4"});
   auto report = temp_path("refused.json");
