@@ -56,11 +56,13 @@ class progress_printer {
     if (quiet_) return;
     if (!tty_ && s.elapsed_s - last_print_s_ < 5) return;
     last_print_s_ = s.elapsed_s;
+    std::string planned_time;
+    if (s.arrivals_end_s > 0) planned_time = " of ~" + std::to_string(static_cast<int>(s.arrivals_end_s + 1)) + "s";
     char line[256];
     std::snprintf(line, sizeof line,
                   "%6.1fs%s started %llu/%llu  connected %llu  in rooms %llu  joins/s %.0f  msgs/s %.0f  "
                   "join p99 %.2f ms  errors %llu  failed %llu",
-                  s.elapsed_s, s.arrivals_end_s > 0 ? (" of ~" + std::to_string(static_cast<int>(s.arrivals_end_s + 1)) + "s").c_str() : "",
+                  s.elapsed_s, planned_time.c_str(),
                   static_cast<unsigned long long>(s.started), static_cast<unsigned long long>(s.planned),
                   static_cast<unsigned long long>(s.connected), static_cast<unsigned long long>(s.in_rooms),
                   s.joins_per_s, s.messages_per_s, s.join_p99_ms, static_cast<unsigned long long>(s.errors),
