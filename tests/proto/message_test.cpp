@@ -39,12 +39,12 @@ TEST_CASE("decode names the unknown type") {
 TEST_CASE("join needs a string room that follows the naming rule") {
   CHECK(decode_failure(R"({"type":"join"})").code == error_code::bad_message);
   CHECK(decode_failure(R"({"type":"join","room":5})").code == error_code::bad_message);
-  for (const std::string room : {std::string(), std::string("has space"), std::string("slash/no"), std::string(65, 'a'),
+  for (const std::string& room : {std::string(), std::string("has space"), std::string("slash/no"), std::string(65, 'a'),
                                  std::string("caf\xC3\xA9"), std::string("a?b")}) {
     INFO(room);
     CHECK(decode_failure(json{{"type", "join"}, {"room", room}}.dump()).code == error_code::invalid_room);
   }
-  for (const std::string room : {std::string("a"), std::string("Room_1.x~y-z"), std::string(64, 'z')}) {
+  for (const std::string& room : {std::string("a"), std::string("Room_1.x~y-z"), std::string(64, 'z')}) {
     auto r = decode(json{{"type", "join"}, {"room", room}}.dump());
     REQUIRE(r.ok());
     CHECK(r->room == room);

@@ -59,6 +59,9 @@ std::string fake_sdp(std::size_t bytes) {
 
 // Counters shared by all threads, for the progress line and abort decisions.
 struct shared_run {
+  shared_run(const scenario& p, arrival_schedule s, std::string fake, const std::atomic<bool>& stop_flag)
+      : plan(p), schedule(std::move(s)), start(clock::now()), sdp(std::move(fake)), stop(stop_flag) {}
+
   const scenario& plan;
   arrival_schedule schedule;
   clock::time_point start;
@@ -144,8 +147,14 @@ struct worker {
 };
 
 struct peer : std::enable_shared_from_this<peer> {
-  peer(worker& w, std::shared_ptr<room> room_ptr, std::size_t room_index, std::uint64_t index)
-      : w(w), room_(std::move(room_ptr)), r(*room_), room_index(room_index), index(index), c(w.io.get_executor()), wake(w.io) {}
+  peer(worker& owner, std::shared_ptr<room> room_ptr, std::size_t room_number, std::uint64_t peer_number)
+      : w(owner),
+        room_(std::move(room_ptr)),
+        r(*room_),
+        room_index(room_number),
+        index(peer_number),
+        c(owner.io.get_executor()),
+        wake(owner.io) {}
 
   worker& w;
   std::shared_ptr<room> room_;
@@ -459,7 +468,7 @@ report run(const scenario& plan_in, const progress_callback& on_progress, const 
   auto schedule = arrival_schedule::make(arrivals);
   if (!schedule) throw std::invalid_argument(schedule.error().message);
 
-  shared_run shared{plan, std::move(schedule.value()), clock::now(), fake_sdp(plan.sdp_bytes), stop};
+  shared_run shared(plan, std::move(schedule.value()), fake_sdp(plan.sdp_bytes), stop);
   std::vector<std::unique_ptr<worker>> workers;
   for (unsigned i = 0; i < plan.threads; ++i) workers.push_back(std::make_unique<worker>(shared, i));
   auto baseline_rss = peak_rss_bytes();
