@@ -174,6 +174,7 @@ struct peer : std::enable_shared_from_this<peer> {
   asio::steady_timer wake;  // cancelled when the room completes or the reader ends
 
   awaitable<void> session(clock::time_point intended, clock::time_point actual);
+  awaitable<std::error_code> connect();
   awaitable<void> read_loop();
   awaitable<void> write_loop();
   void handle(const net::server_message& m);
@@ -195,17 +196,23 @@ struct peer : std::enable_shared_from_this<peer> {
   }
 };
 
-awaitable<void> peer::session(clock::time_point intended, clock::time_point actual) {
-  auto self = shared_from_this();
-  auto& run = w.run;
-  const auto& plan = run.plan;
+// Its own coroutine, so that what connecting needs is freed before the
+// session's long wait: a frame lives as long as its coroutine.
+awaitable<std::error_code> peer::connect() {
+  const auto& plan = w.run.plan;
   net::connect_options options;
   options.origin = plan.origin;
   options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(plan.connect_timeout);
   if (!plan.source_addresses.empty())
     options.source_address = plan.source_addresses[index % plan.source_addresses.size()];
+  co_return co_await c.connect(plan.url, std::move(options));
+}
 
-  auto ec = co_await c.connect(plan.url, options);
+awaitable<void> peer::session(clock::time_point intended, clock::time_point actual) {
+  auto self = shared_from_this();
+  auto& run = w.run;
+  const auto& plan = run.plan;
+  auto ec = co_await connect();
   if (ec) {
     ++w.failed;
     ++w.failures[c.refusal_status() ? "HTTP " + std::to_string(c.refusal_status()) : ec.message()];
