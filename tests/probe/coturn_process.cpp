@@ -281,15 +281,15 @@ process_result run_sigprobe(std::vector<std::string> args, const std::string& st
   return run_process(args, stdin_text, std::chrono::seconds(40));
 }
 
-slow_stun_server::slow_stun_server(std::chrono::milliseconds delay) {
+udp_stun_responder::udp_stun_responder(answer_fn answer) {
   fd_ = socket(AF_INET, SOCK_DGRAM, 0);
   auto a = loopback("127.0.0.1", 0);
   if (fd_ < 0 || bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0)
-    throw std::runtime_error("cannot bind the slow STUN server");
+    throw std::runtime_error("cannot bind a UDP test server");
   socklen_t len = sizeof a;
   getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
   port_ = ntohs(a.sin_port);
-  thread_ = std::thread([this, delay] {
+  thread_ = std::thread([this, answer = std::move(answer)] {
     while (!stop_) {
       pollfd p{fd_, POLLIN, 0};
       if (poll(&p, 1, 50) != 1) continue;
@@ -300,95 +300,68 @@ slow_stun_server::slow_stun_server(std::chrono::milliseconds delay) {
       if (n <= 0) continue;
       auto request = stun::parse(std::span<const std::byte>(buf, static_cast<std::size_t>(n)));
       if (!request || request->class_ != stun::message_class::request) continue;
-      // Sleep in small steps so a long delay (a silent server) cannot hold up the destructor.
-      const auto answer_at = clock::now() + delay;
-      while (!stop_ && clock::now() < answer_at) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      if (stop_) break;
       std::array<std::uint8_t, 4> ip{};
       std::memcpy(ip.data(), &from.sin_addr, 4);
-      const auto reply = stun::serialize(
-          stun::binding_success(request->transaction_id_, stun::address::ipv4(ip, ntohs(from.sin_port))));
-      sendto(fd_, reply.data(), reply.size(), 0, reinterpret_cast<const sockaddr*>(&from), from_len);
+      const auto reply = answer(*request, stun::address::ipv4(ip, ntohs(from.sin_port)), stop_);
+      if (!reply.empty() && !stop_)
+        sendto(fd_, reply.data(), reply.size(), 0, reinterpret_cast<const sockaddr*>(&from), from_len);
     }
   });
 }
 
-slow_stun_server::~slow_stun_server() {
+udp_stun_responder::~udp_stun_responder() {
   stop_ = true;
   thread_.join();
   close(fd_);
 }
 
-scripted_turn_server::scripted_turn_server(std::string user, std::string password, std::string signing_password) {
-  fd_ = socket(AF_INET, SOCK_DGRAM, 0);
-  auto a = loopback("127.0.0.1", 0);
-  if (fd_ < 0 || bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0)
-    throw std::runtime_error("cannot bind the scripted TURN server");
-  socklen_t len = sizeof a;
-  getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-  port_ = ntohs(a.sin_port);
-  const auto key = stun::long_term_key(user, realm, signing_password).value();
-  (void)password;  // the server never checks it: the probe's side is under test
-  thread_ = std::thread([this, key] {
-    int nonce_generation = 1;
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 50) != 1) continue;
-      std::byte buf[1500];
-      sockaddr_in from{};
-      socklen_t from_len = sizeof from;
-      const auto n = recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &from_len);
-      if (n <= 0) continue;
-      auto request = stun::parse(std::span<const std::byte>(buf, static_cast<std::size_t>(n)));
-      if (!request || request->class_ != stun::message_class::request) continue;
-      std::array<std::uint8_t, 4> ip{};
-      std::memcpy(ip.data(), &from.sin_addr, 4);
-      const auto client = stun::address::ipv4(ip, ntohs(from.sin_port));
-      const auto& tid = request->transaction_id_;
-      const bool signed_request = request->has(stun::attribute_type::message_integrity);
-      const std::string nonce = "nonce-" + std::to_string(nonce_generation);
-      stun::message reply;
-      stun::serialize_options so;
-      switch (request->method_) {
-        case stun::method::binding: reply = stun::binding_success(tid, client); break;
-        case stun::method::allocate:
-          if (!signed_request) {
-            reply = stun::error_response(stun::method::allocate, tid, 401);
-            reply.add_string(stun::attribute_type::realm, realm).add_string(stun::attribute_type::nonce, nonce);
-          } else if (nonce_generation == 1) {
-            // RFC 8489 §9.2.5: a stale nonce is answered with 438 and a new one.
-            ++nonce_generation;
-            reply = stun::error_response(stun::method::allocate, tid, 438);
-            reply.add_string(stun::attribute_type::realm, realm)
-                .add_string(stun::attribute_type::nonce, "nonce-" + std::to_string(nonce_generation));
-          } else {
-            reply = stun::message(stun::method::allocate, stun::message_class::success_response, tid);
-            reply.add_address(stun::attribute_type::xor_relayed_address, stun::address::ipv4({127, 0, 0, 1}, 9))
-                .add_address(stun::attribute_type::xor_mapped_address, client)
-                .add_lifetime(600);
+slow_stun_server::slow_stun_server(std::chrono::milliseconds delay)
+    : responder_([delay](const stun::message& request, const stun::address& from, const std::atomic<bool>& stopping) {
+        // Sleep in small steps so a long delay (a silent server) cannot hold up the destructor.
+        const auto answer_at = clock::now() + delay;
+        while (!stopping && clock::now() < answer_at) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        return stun::serialize(stun::binding_success(request.transaction_id_, from));
+      }) {}
+
+scripted_turn_server::scripted_turn_server(const std::string& user, const std::string& signing_password)
+    : responder_([this, key = stun::long_term_key(user, realm, signing_password).value()](
+                     const stun::message& request, const stun::address& client, const std::atomic<bool>&) {
+        const auto& tid = request.transaction_id_;
+        const bool signed_request = request.has(stun::attribute_type::message_integrity);
+        const std::string nonce = "nonce-" + std::to_string(nonce_generation_);
+        stun::message reply;
+        stun::serialize_options so;
+        switch (request.method_) {
+          case stun::method::binding: reply = stun::binding_success(tid, client); break;
+          case stun::method::allocate:
+            if (!signed_request) {
+              reply = stun::error_response(stun::method::allocate, tid, 401);
+              reply.add_string(stun::attribute_type::realm, realm).add_string(stun::attribute_type::nonce, nonce);
+            } else if (nonce_generation_ == 1) {
+              // RFC 8489 §9.2.5: a stale nonce is answered with 438 and a new one.
+              ++nonce_generation_;
+              reply = stun::error_response(stun::method::allocate, tid, 438);
+              reply.add_string(stun::attribute_type::realm, realm)
+                  .add_string(stun::attribute_type::nonce, "nonce-" + std::to_string(nonce_generation_));
+            } else {
+              reply = stun::message(stun::method::allocate, stun::message_class::success_response, tid);
+              reply.add_address(stun::attribute_type::xor_relayed_address, stun::address::ipv4({127, 0, 0, 1}, 9))
+                  .add_address(stun::attribute_type::xor_mapped_address, client)
+                  .add_lifetime(600);
+              so.integrity_key_ = key;
+            }
+            break;
+          case stun::method::create_permission:
+            reply = stun::error_response(stun::method::create_permission, tid, 403);
+            break;
+          case stun::method::refresh:
+            reply = stun::message(stun::method::refresh, stun::message_class::success_response, tid);
+            reply.add_lifetime(0);
             so.integrity_key_ = key;
-          }
-          break;
-        case stun::method::create_permission:
-          reply = stun::error_response(stun::method::create_permission, tid, 403);
-          break;
-        case stun::method::refresh:
-          reply = stun::message(stun::method::refresh, stun::message_class::success_response, tid);
-          reply.add_lifetime(0);
-          so.integrity_key_ = key;
-          break;
-        default: reply = stun::error_response(request->method_, tid, 400); break;
-      }
-      const auto bytes = stun::serialize(reply, so);
-      sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&from), from_len);
-    }
-  });
-}
-
-scripted_turn_server::~scripted_turn_server() {
-  stop_ = true;
-  thread_.join();
-  close(fd_);
-}
+            break;
+          default: reply = stun::error_response(request.method_, tid, 400); break;
+        }
+        return stun::serialize(reply, so);
+      }) {}
 
 }  // namespace sigkit::test

@@ -7,12 +7,16 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <sys/types.h>
+
+#include "sigkit/stun.hpp"
 
 namespace sigkit::test {
 
@@ -86,15 +90,18 @@ process_result run_process(const std::vector<std::string>& argv, const std::stri
 std::string sigprobe_path();
 process_result run_sigprobe(std::vector<std::string> args, const std::string& stdin_text = {});
 
-// A STUN server that answers Binding requests over UDP after `delay`: a
-// slow server whose time in a parallel probe is known in advance.
-class slow_stun_server {
+// A UDP endpoint on 127.0.0.1 that parses each STUN request and sends back
+// what `answer` returns (nothing when it returns an empty vector), on its
+// own thread. `answer` gets the stop flag so a slow answer can give up.
+class udp_stun_responder {
  public:
-  explicit slow_stun_server(std::chrono::milliseconds delay);
-  ~slow_stun_server();
-  slow_stun_server(const slow_stun_server&) = delete;
-  slow_stun_server& operator=(const slow_stun_server&) = delete;
-  std::string uri() const { return "stun:127.0.0.1:" + std::to_string(port_); }
+  using answer_fn = std::function<std::vector<std::byte>(const stun::message& request, const stun::address& from,
+                                                         const std::atomic<bool>& stopping)>;
+  explicit udp_stun_responder(answer_fn answer);
+  ~udp_stun_responder();
+  udp_stun_responder(const udp_stun_responder&) = delete;
+  udp_stun_responder& operator=(const udp_stun_responder&) = delete;
+  std::uint16_t port() const { return port_; }
 
  private:
   int fd_ = -1;
@@ -103,25 +110,32 @@ class slow_stun_server {
   std::thread thread_;
 };
 
+// A STUN server that answers Binding requests over UDP after `delay`: a
+// slow server whose time in a parallel probe is known in advance.
+class slow_stun_server {
+ public:
+  explicit slow_stun_server(std::chrono::milliseconds delay);
+  std::string uri() const { return "stun:127.0.0.1:" + std::to_string(responder_.port()); }
+
+ private:
+  udp_stun_responder responder_;
+};
+
 // A scripted TURN server over UDP for what coturn will not do on demand:
 // it answers the first authenticated Allocate with 438 Stale Nonce, then
 // allocates (a relayed address it does not really serve), refuses
-// CreatePermission with 403 and accepts Refresh. Responses are signed with
-// `signing_password`, which a test can make differ from the user's.
+// CreatePermission with 403 and accepts Refresh. It never checks the
+// client's password (the probe's side is under test) and signs its
+// responses with `signing_password`, which a test can make wrong.
 class scripted_turn_server {
  public:
-  scripted_turn_server(std::string user, std::string password, std::string signing_password);
-  ~scripted_turn_server();
-  scripted_turn_server(const scripted_turn_server&) = delete;
-  scripted_turn_server& operator=(const scripted_turn_server&) = delete;
-  std::string uri() const { return "turn:127.0.0.1:" + std::to_string(port_); }
+  scripted_turn_server(const std::string& user, const std::string& signing_password);
+  std::string uri() const { return "turn:127.0.0.1:" + std::to_string(responder_.port()); }
   static constexpr const char* realm = "scripted.test";
 
  private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  int nonce_generation_ = 1;  // touched only by the responder's thread
+  udp_stun_responder responder_;
 };
 
 }  // namespace sigkit::test

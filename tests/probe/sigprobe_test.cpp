@@ -363,7 +363,7 @@ TEST_CASE("a 300 ALTERNATE-SERVER redirect is followed once", "[sigprobe]") {
 }
 
 TEST_CASE("438 Stale Nonce is retried once with the new nonce", "[sigprobe]") {
-  scripted_turn_server turn("alice", "wonderland", "wonderland");
+  scripted_turn_server turn("alice", "wonderland");
   const auto r = probe_json({turn.uri(), "--username", "alice", "--password", "wonderland", "--timeout", "5s"});
   INFO(r.process.out << r.process.err);
   const auto& server = r.doc["servers"][0];
@@ -378,7 +378,7 @@ TEST_CASE("438 Stale Nonce is retried once with the new nonce", "[sigprobe]") {
 }
 
 TEST_CASE("a response signed with another key fails MESSAGE-INTEGRITY", "[sigprobe]") {
-  scripted_turn_server turn("alice", "wonderland", "another password");
+  scripted_turn_server turn("alice", "another password");
   const auto r = probe_json({turn.uri(), "--username", "alice", "--password", "wonderland", "--timeout", "5s"});
   INFO(r.process.out << r.process.err);
   CHECK(r.process.status == 1);
