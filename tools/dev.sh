@@ -54,8 +54,8 @@ case "${1:-}" in
     [ "${CI:-}" = "true" ] && sanitize=1
     [ "${1:-}" = "--sanitize" ] && sanitize=1
     need_node=1 install_missing "${build_packages[@]}" "${test_packages[@]}"
-    if ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then
-      echo "the browser test needs Node.js 20 or newer (found $(node --version))" >&2
+    if ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)'; then
+      echo "the browser test needs Node.js 18 or newer (found $(node --version))" >&2
       exit 1
     fi
     (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
