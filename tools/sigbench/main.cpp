@@ -11,7 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
+#include "cli.hpp"
 
 #include "sigkit/bench.hpp"
 #include "sigkit/bench_runner.hpp"
@@ -21,7 +21,7 @@ namespace {
 
 constexpr int exit_ok = 0;
 constexpr int exit_threshold_failed = 1;
-constexpr int exit_usage = 2;
+constexpr int exit_usage = sigkit::cli::exit_usage;
 constexpr int exit_aborted = 3;
 constexpr int exit_saturated = 4;
 
@@ -130,14 +130,7 @@ int main(int argc, char** argv) {
   app.add_option("--hgrm-dir", hgrm_dir, "Write HdrHistogram percentile-distribution files here");
   app.add_flag("--quiet", quiet, "No progress line");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "sigbench: %s (see sigbench --help)\n", e.what());
-    return exit_usage;
-  }
+  if (auto stop = sigkit::cli::parse(app, argc, argv)) return *stop;
 
   sigkit::bench::scenario plan;
   if (!scenario_path.empty()) {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
+#include "cli.hpp"
 
 #include "sigkit/duration.hpp"
 #include "sigkit/probe.hpp"
@@ -24,23 +24,8 @@
 
 namespace {
 
-constexpr int exit_usage = 2;
 
-const CLI::Validator duration_text(
-    [](std::string& text) -> std::string {
-      return sigkit::parse_duration(text) ? "" : "expected a duration like 10s, 500ms or 2m, got '" + text + "'";
-    },
-    "DURATION");
-
-template <class D>
-D duration_of(const std::string& text) {
-  return std::chrono::duration_cast<D>(*sigkit::parse_duration(text));
-}
-
-int usage_error(const std::string& what) {
-  std::fprintf(stderr, "sigprobe: %s (see sigprobe --help)\n", what.c_str());
-  return exit_usage;
-}
+int usage_error(const std::string& what) { return sigkit::cli::usage_error("sigprobe", what); }
 
 // The whole of a file, or of stdin for "-"; nullopt with errno set.
 std::optional<std::string> read_all(const std::string& path) {
@@ -83,23 +68,17 @@ int main(int argc, char** argv) {
   app.add_option("--secret", secret, "TURN REST shared secret (coturn static-auth-secret); or set SIGPROBE_SECRET")
       ->envname("SIGPROBE_SECRET");
   app.add_option("--ttl", ttl, "Lifetime of the REST credentials made from --secret (default 1h)")
-      ->check(duration_text);
+      ->check(sigkit::cli::duration_text);
   app.add_option("--count", count, "Binding requests per server, and packets through the relay (default 5)")
       ->check(CLI::Range(1u, 100u));
   app.add_option("--timeout", timeout, "Limit for the whole run, every server together (default 10s)")
-      ->check(duration_text);
+      ->check(sigkit::cli::duration_text);
   app.add_flag("--nat", nat, "Discover NAT mapping and filtering behaviour (RFC 5780) via the first UDP server");
   app.add_flag("--json", json, "Print one JSON document instead of text");
   app.add_flag("--insecure", insecure, "TLS: go on when the certificate does not verify (still reported)");
   app.add_option("--ca-file", ca_file, "TLS: trust the CAs in this PEM file instead of the system store");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return usage_error(e.what());
-  }
+  if (auto stop = sigkit::cli::parse(app, argc, argv)) return *stop;
 
   std::vector<sigkit::probe::ice_server> ice_servers;
   if (!ice_servers_path.empty()) {
@@ -116,7 +95,7 @@ int main(int argc, char** argv) {
   if (!username.empty()) creds.username_ = username;
   if (!password.empty()) creds.password_ = password;
   if (!secret.empty()) creds.secret_ = secret;
-  creds.ttl_ = duration_of<std::chrono::seconds>(ttl);
+  creds.ttl_ = sigkit::cli::duration_of<std::chrono::seconds>(ttl);
   creds.now_unix_ =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   auto targets = sigkit::probe::make_targets(uris, ice_servers, creds);
@@ -124,7 +103,7 @@ int main(int argc, char** argv) {
 
   sigkit::probe::options opts;
   opts.count_ = count;
-  opts.timeout_ = duration_of<std::chrono::milliseconds>(timeout);
+  opts.timeout_ = sigkit::cli::duration_of<std::chrono::milliseconds>(timeout);
   opts.nat_ = nat;
   opts.insecure_ = insecure;
   opts.ca_file_ = ca_file;

@@ -8,9 +8,7 @@
 #include <string>
 #include <thread>
 
-#include <CLI/CLI.hpp>
-
-#include "sigkit/duration.hpp"
+#include "cli.hpp"
 #include "sigkit/log.hpp"
 #include "sigkit/server.hpp"
 
@@ -21,17 +19,6 @@ extern const std::string_view demo_page;
 namespace {
 
 constexpr int exit_start_failure = 1;
-constexpr int exit_usage = 2;
-
-const CLI::Validator duration_text(
-    [](std::string& text) -> std::string {
-      return sigkit::parse_duration(text) ? "" : "expected a duration like 25s, 500ms or 2m, got '" + text + "'";
-    },
-    "DURATION");
-
-std::chrono::milliseconds to_millis(const std::string& text) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(*sigkit::parse_duration(text));
-}
 
 // The URL a person should open: an "any" address is reached over loopback.
 std::string browser_url(const std::string& listen, std::uint16_t port) {
@@ -72,13 +59,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{64}, std::size_t{64} << 20));
   app.add_option("--ping-interval", ping_interval, "WebSocket ping interval; 0 disables pings")
       ->envname("SIGSERVE_PING_INTERVAL")
-      ->check(duration_text);
+      ->check(sigkit::cli::duration_text);
   app.add_option("--ping-timeout", ping_timeout, "Drop a connection silent for this long")
       ->envname("SIGSERVE_PING_TIMEOUT")
-      ->check(duration_text);
+      ->check(sigkit::cli::duration_text);
   app.add_option("--handshake-timeout", handshake_timeout, "Limit for HTTP requests and WebSocket handshakes")
       ->envname("SIGSERVE_HANDSHAKE_TIMEOUT")
-      ->check(duration_text);
+      ->check(sigkit::cli::duration_text);
   app.add_option("--max-connections", opts.max_connections, "Open WebSockets; beyond it upgrades get HTTP 503")
       ->envname("SIGSERVE_MAX_CONNECTIONS");
   app.add_option("--max-send-queue-bytes", opts.max_send_queue_bytes,
@@ -109,22 +96,15 @@ int main(int argc, char** argv) {
       ->envname("SIGSERVE_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}));
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "sigserve: %s (see sigserve --help)\n", e.what());
-    return exit_usage;
-  }
+  if (auto stop = sigkit::cli::parse(app, argc, argv)) return *stop;
 
-  opts.ping_interval = to_millis(ping_interval);
-  opts.ping_timeout = to_millis(ping_timeout);
-  opts.handshake_timeout = to_millis(handshake_timeout);
+  opts.ping_interval = sigkit::cli::duration_of<std::chrono::milliseconds>(ping_interval);
+  opts.ping_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(ping_timeout);
+  opts.handshake_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(handshake_timeout);
   if (opts.ping_interval.count() > 0 && opts.ping_timeout <= opts.ping_interval) {
     std::fprintf(stderr, "sigserve: --ping-timeout (%s) must be longer than --ping-interval (%s)\n",
                  ping_timeout.c_str(), ping_interval.c_str());
-    return exit_usage;
+    return sigkit::cli::exit_usage;
   }
   if (!static_dir.empty()) opts.static_dir = static_dir;
   opts.demo_page = std::string(sigkit::embedded::demo_page);
