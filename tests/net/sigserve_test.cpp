@@ -441,6 +441,24 @@ TEST_CASE("options come from flags, a config file and the environment", "[sigser
     CHECK(b.join("one")->code == "room-full");
     std::remove(path);
   }
+  SECTION("a flag beats the file, which beats the environment") {
+    char path[] = "/tmp/sigserve-config-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    std::ofstream(path) << "room-capacity = 1\nping-interval = \"5s\"\nping-timeout = \"12s\"\n";
+    setenv("SIGSERVE_ROOM_CAPACITY", "3", 1);
+    setenv("SIGSERVE_PING_INTERVAL", "7s", 1);
+    sigserve_process s({"--config", path, "--ping-interval", "9s"});
+    unsetenv("SIGSERVE_ROOM_CAPACITY");
+    unsetenv("SIGSERVE_PING_INTERVAL");
+    blocking_client a, b;
+    connect(a, s);
+    connect(b, s);
+    CHECK(a.welcome().ping_interval == 9s);               // flag over file and environment
+    CHECK(a.join("prec")->kind == message_kind::joined);
+    CHECK(b.join("prec")->code == "room-full");           // file (1) over environment (3)
+    std::remove(path);
+  }
 }
 
 TEST_CASE("sigserve --help, --version and bad flags", "[sigserve][cli]") {
