@@ -242,6 +242,16 @@ TEST_CASE("a binary frame closes with 1003", "[sigserve]") {
   CHECK(expect(b, message_kind::peer_left).peer == a.peer());
 }
 
+TEST_CASE("a text frame that is not UTF-8 closes with 1007", "[sigserve]") {
+  sigserve_process s;
+  sigkit::test::raw_socket raw(s.port());
+  REQUIRE(raw.upgrade().find(" 101 ") != std::string::npos);
+  raw.send_frame(0x1, "{\"type\":\"ping\",\"x\":\"\xff\xfe\"}");
+  // Server close frame: FIN+close opcode, 2-byte payload, code 1007.
+  const std::string close_1007("\x88\x02\x03\xef", 4);
+  CHECK(raw.read_until(close_1007, 3s).find(close_1007) != std::string::npos);
+}
+
 TEST_CASE("a receiver that stops reading is closed with 1008, and the sender is told", "[sigserve]") {
   sigserve_process s({"--max-send-queue-bytes", "65536", "--rate-limit", "0", "--handshake-timeout", "1s"});
   auto slow = silent_peer(s, "slow");
