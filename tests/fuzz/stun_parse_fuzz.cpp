@@ -1,8 +1,8 @@
 // libFuzzer entry point for the STUN/TURN codec: hostile bytes must never
 // crash, read out of bounds or break the codec's own invariants.
 //
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib/include \
-//     tests/fuzz/stun_parse_fuzz.cpp lib/src/stun/*.cpp -lssl -lcrypto -lidn -o stun_parse_fuzz
+//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib/core/include \
+//     tests/fuzz/stun_parse_fuzz.cpp lib/core/src/stun/*.cpp -lssl -lcrypto -lidn -o stun_parse_fuzz
 //   ./stun_parse_fuzz -max_total_time=60 corpus/
 #include <cstddef>
 #include <cstdint>
@@ -11,10 +11,10 @@
 #include <string_view>
 #include <vector>
 
-#include "sigkit/stun.hpp"
-#include "sigkit/stun_credentials.hpp"
-#include "sigkit/stun_framing.hpp"
-#include "sigkit/stun_uri.hpp"
+#include "sigkit/stun/message.hpp"
+#include "sigkit/stun/credentials.hpp"
+#include "sigkit/stun/framing.hpp"
+#include "sigkit/stun/uri.hpp"
 
 using namespace sigkit::stun;
 

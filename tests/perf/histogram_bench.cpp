@@ -1,7 +1,7 @@
 // Cost of latency_histogram on sigbench's hot path (record) and at the end of
 // a run (merge, percentiles). Values are drawn up front so the figures are the
 // histogram's, not the random generator's.
-#include "sigkit/histogram.hpp"
+#include "sigkit/metrics/histogram.hpp"
 
 #include <benchmark/benchmark.h>
 

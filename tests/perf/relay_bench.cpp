@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "sigkit/proto.hpp"
-#include "sigkit/rooms.hpp"
+#include "sigkit/proto/message.hpp"
+#include "sigkit/rooms/room_registry.hpp"
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include <boost/beast/websocket.hpp>
 
 #include "sigkit/peer_id.hpp"
-#include "sigkit/proto.hpp"
-#include "sigkit/rooms.hpp"
+#include "sigkit/proto/message.hpp"
+#include "sigkit/rooms/room_registry.hpp"
 
 namespace sigkit::test {
 namespace {

@@ -1,5 +1,5 @@
 // sigbench: load tester for protocol v1 signaling servers. Command-line
-// wiring only; the engine is sigkit::bench::run.
+// wiring only; the engine is sigkit::bench_engine::run.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -13,9 +13,10 @@
 
 #include "cli.hpp"
 
-#include "sigkit/bench.hpp"
-#include "sigkit/bench_runner.hpp"
-#include "sigkit/threshold.hpp"
+#include "sigkit/bench/report.hpp"
+#include "sigkit/bench/scenario.hpp"
+#include "sigkit/bench_engine/runner.hpp"
+#include "sigkit/bench/threshold.hpp"
 
 namespace {
 
@@ -52,7 +53,7 @@ class progress_printer {
     const char* ci = std::getenv("CI");
     tty_ = isatty(STDERR_FILENO) && !(ci && *ci);
   }
-  void operator()(const sigkit::bench::live_status& s) {
+  void operator()(const sigkit::bench_engine::live_status& s) {
     if (quiet_) return;
     if (!tty_ && s.elapsed_s - last_print_s_ < 5) return;
     last_print_s_ = s.elapsed_s;
@@ -157,7 +158,7 @@ int main(int argc, char** argv) {
   progress_printer progress(quiet);
   sigkit::bench::report report;
   try {
-    report = sigkit::bench::run(plan, std::ref(progress), interrupted);
+    report = sigkit::bench_engine::run(plan, std::ref(progress), interrupted);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sigbench: %s\n", e.what());
     return exit_usage;

@@ -1,5 +1,5 @@
 // sigprobe: is my STUN/TURN server reachable, does it relay, and what is my
-// NAT doing? Command-line wiring only; the engine is sigkit::probe::run.
+// NAT doing? Command-line wiring only; the engine is sigkit::probe_engine::run.
 //
 // Exit codes: 0 every server passed every stage asked of it, 1 some stage
 // failed, 2 usage error (bad URI, unreadable file, missing credentials).
@@ -17,10 +17,11 @@
 #include "cli.hpp"
 
 #include "sigkit/duration.hpp"
-#include "sigkit/probe.hpp"
-#include "sigkit/probe_diagnosis.hpp"
-#include "sigkit/probe_report.hpp"
-#include "sigkit/probe_targets.hpp"
+#include "sigkit/probe/probe.hpp"
+#include "sigkit/probe_engine/engine.hpp"
+#include "sigkit/probe/diagnosis.hpp"
+#include "sigkit/probe/output.hpp"
+#include "sigkit/probe/targets.hpp"
 
 namespace {
 
@@ -112,7 +113,7 @@ int main(int argc, char** argv) {
 
   sigkit::probe::report report;
   try {
-    report = sigkit::probe::run(*targets, opts);
+    report = sigkit::probe_engine::run(*targets, opts);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sigprobe: %s\n", e.what());
     return 1;

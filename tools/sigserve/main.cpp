@@ -1,5 +1,5 @@
 // sigserve: the signaling server. Command-line wiring only; the server is
-// sigkit::net::server.
+// sigkit::server::signaling_server.
 //
 // Exit codes: 0 clean shutdown (or --help/--version), 1 could not start
 // (address in use, unreadable --static dir), 2 usage error.
@@ -10,7 +10,7 @@
 
 #include "cli.hpp"
 #include "sigkit/log.hpp"
-#include "sigkit/server.hpp"
+#include "sigkit/server/server.hpp"
 
 namespace sigkit::embedded {
 extern const std::string_view demo_page;
@@ -32,7 +32,7 @@ std::string browser_url(const std::string& listen, std::uint16_t port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  sigkit::net::server_options opts;
+  sigkit::server::options opts;
   std::string ping_interval = "25s", ping_timeout = "60s", handshake_timeout = "10s";
   std::string log_level = "info", log_format = "text", static_dir;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   sigkit::logger log(*sigkit::parse_log_level(log_level),
                      log_format == "json" ? sigkit::log_format::json : sigkit::log_format::text);
   try {
-    sigkit::net::server server(opts, log);
+    sigkit::server::signaling_server server(opts, log);
     auto url = browser_url(opts.listen_address, server.port());
     std::printf("sigserve listening on %s/ (open %s/<room> in two browser tabs)\n", url.c_str(), url.c_str());
     std::fflush(stdout);

@@ -1,0 +1,310 @@
+#include "sigkit/client/client.hpp"
+
+#include <deque>
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace sigkit::client {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+class error_category_impl : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "sigkit.client"; }
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::bad_url: return "not a ws:// URL";
+      case errc::no_welcome: return "the server did not send a welcome";
+      case errc::malformed_message: return "the server sent a malformed message";
+      case errc::timeout: return "timed out";
+    }
+    return "unknown client error";
+  }
+};
+
+std::string member(const nlohmann::json& object, const char* name) {
+  auto it = object.find(name);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+message_kind kind_of(std::string_view type) {
+  static const std::pair<std::string_view, message_kind> kinds[] = {
+      {"welcome", message_kind::welcome}, {"joined", message_kind::joined},
+      {"peer-joined", message_kind::peer_joined}, {"left", message_kind::left},
+      {"peer-left", message_kind::peer_left}, {"pong", message_kind::pong},
+      {"error", message_kind::error},     {"offer", message_kind::relay},
+      {"answer", message_kind::relay},    {"candidate", message_kind::relay},
+      {"bye", message_kind::relay},       {"message", message_kind::relay}};
+  for (const auto& [name, kind] : kinds)
+    if (name == type) return kind;
+  return message_kind::other;
+}
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const error_category_impl category;
+  return category;
+}
+
+result<ws_url, std::string> parse_ws_url(std::string_view url) {
+  constexpr std::string_view scheme = "ws://";
+  if (url.substr(0, scheme.size()) != scheme)
+    return std::string("URL must start with ws:// (wss:// is not supported yet): ") + std::string(url);
+  auto rest = url.substr(scheme.size());
+  auto slash = rest.find('/');
+  auto authority = rest.substr(0, slash);
+  ws_url out;
+  out.path = slash == std::string_view::npos ? "/ws" : std::string(rest.substr(slash));
+  if (authority.empty()) return std::string("URL has no host: ") + std::string(url);
+  std::string_view host = authority, port = "80";
+  if (authority.front() == '[') {  // [::1]:8080
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return std::string("unclosed [ in URL: ") + std::string(url);
+    host = authority.substr(1, close - 1);
+    auto after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return std::string("bad port in URL: ") + std::string(url);
+      port = after.substr(1);
+    }
+  } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty() || port.empty() || port.find_first_not_of("0123456789") != std::string_view::npos ||
+      port.size() > 5 || std::stoul(std::string(port)) > 65535)
+    return std::string("bad host or port in URL: ") + std::string(url);
+  out.host = host;
+  out.port = port;
+  return out;
+}
+
+result<server_message, std::error_code> server_message::parse(std::string_view frame) {
+  auto object = nlohmann::json::parse(frame, nullptr, false);
+  if (object.is_discarded() || !object.is_object() || !object.contains("type") || !object["type"].is_string())
+    return make_error_code(errc::malformed_message);
+  server_message m;
+  m.type = object["type"].get<std::string>();
+  m.kind = kind_of(m.type);
+  m.peer = member(object, "peer");
+  m.room = member(object, "room");
+  m.from = member(object, "from");
+  m.code = member(object, "code");
+  m.text = member(object, "message");
+  if (auto peers = object.find("peers"); peers != object.end() && peers->is_array())
+    for (const auto& p : *peers)
+      if (p.is_string()) m.peers.push_back(p.get<std::string>());
+  m.body = std::move(object);
+  return m;
+}
+
+// --- connection -------------------------------------------------------------
+
+struct connection::impl {
+  explicit impl(asio::any_io_executor executor) : ws(executor) {}
+  websocket::stream<beast::tcp_stream> ws;
+  beast::flat_buffer buffer;
+  welcome_info welcome;
+  unsigned refusal_status = 0;
+};
+
+connection::connection(asio::any_io_executor executor) : impl_(std::make_unique<impl>(std::move(executor))) {}
+connection::~connection() = default;
+
+const welcome_info& connection::welcome() const noexcept { return impl_->welcome; }
+unsigned connection::refusal_status() const noexcept { return impl_->refusal_status; }
+
+asio::awaitable<std::error_code> connection::connect(std::string url, connect_options options) {
+  auto parsed = parse_ws_url(url);
+  if (!parsed) co_return make_error_code(errc::bad_url);
+  auto& ws = impl_->ws;
+  auto& stream = beast::get_lowest_layer(ws);
+
+  tcp::resolver resolver(ws.get_executor());
+  auto [resolve_ec, endpoints] = co_await resolver.async_resolve(parsed->host, parsed->port, use_tuple);
+  if (resolve_ec) co_return resolve_ec;
+
+  // The whole sequence up to `welcome` shares one deadline.
+  stream.expires_after(options.timeout);
+  if (!options.source_address.empty()) {
+    beast::error_code ec;
+    auto source = asio::ip::make_address(options.source_address, ec);
+    if (ec) co_return ec;
+    auto& socket = stream.socket();
+    socket.open(source.is_v6() ? tcp::v6() : tcp::v4(), ec);
+    if (!ec) socket.bind({source, 0}, ec);
+    if (ec) co_return ec;
+    auto [connect_ec] = co_await stream.async_connect(*endpoints.begin(), use_tuple);
+    if (connect_ec) co_return connect_ec;
+  } else {
+    auto [connect_ec, endpoint] = co_await stream.async_connect(endpoints, use_tuple);
+    if (connect_ec) co_return connect_ec;
+  }
+
+  // Signaling is small messages in quick succession (an offer, then its
+  // candidates): Nagle's algorithm would hold each one for the previous
+  // one's delayed ACK, some 40 ms on Linux.
+  {
+    beast::error_code ignored;
+    stream.socket().set_option(tcp::no_delay(true), ignored);
+  }
+  ws.read_message_max(options.max_message_bytes);
+  // Clients mask every frame through this buffer, and Beast keeps it for the
+  // life of the stream: one TCP frame's worth instead of the 4 KiB default
+  // is what lets a load generator hold tens of thousands of peers.
+  ws.write_buffer_bytes(1536);
+  ws.text(true);
+  if (!options.origin.empty())
+    ws.set_option(websocket::stream_base::decorator(
+        [origin = options.origin](websocket::request_type& req) { req.set(beast::http::field::origin, origin); }));
+  std::string host = parsed->host + ":" + parsed->port;
+  websocket::response_type response;
+  auto [handshake_ec] = co_await ws.async_handshake(response, host, parsed->path, use_tuple);
+  if (handshake_ec) {
+    if (response.result_int() != 0 && response.result_int() != 101) impl_->refusal_status = response.result_int();
+    co_return handshake_ec;
+  }
+
+  auto first = co_await receive();
+  stream.expires_never();
+  // From here Beast's own timer bounds the closing handshake.
+  ws.set_option(websocket::stream_base::timeout{options.timeout, websocket::stream_base::none(), false});
+  if (!first) co_return first.error();
+  const auto& m = first.value();
+  if (m.kind != message_kind::welcome || m.peer.empty()) co_return make_error_code(errc::no_welcome);
+  auto& w = impl_->welcome;
+  w.peer = m.peer;
+  w.protocol = m.body.value("protocol", 0);
+  w.server = m.body.value("server", "");
+  if (auto hb = m.body.find("heartbeat"); hb != m.body.end() && hb->is_object()) {
+    w.ping_interval = std::chrono::milliseconds(hb->value("interval_ms", 0));
+    w.ping_timeout = std::chrono::milliseconds(hb->value("timeout_ms", 0));
+  }
+  co_return std::error_code{};
+}
+
+asio::awaitable<std::error_code> connection::send_text(std::string frame) {
+  impl_->ws.text(true);
+  auto [ec, n] = co_await impl_->ws.async_write(asio::buffer(frame), use_tuple);
+  co_return ec;
+}
+
+asio::awaitable<std::error_code> connection::send(const nlohmann::json& message) {
+  co_return co_await send_text(message.dump());
+}
+
+asio::awaitable<std::error_code> connection::send_binary(std::string bytes) {
+  impl_->ws.binary(true);
+  auto [ec, n] = co_await impl_->ws.async_write(asio::buffer(bytes), use_tuple);
+  impl_->ws.text(true);
+  co_return ec;
+}
+
+asio::awaitable<result<server_message, std::error_code>> connection::receive() {
+  auto& buffer = impl_->buffer;
+  buffer.clear();
+  // An idle connection should not keep the memory of its largest message
+  // (an SDP is a few KiB).
+  if (buffer.capacity() > 2048) buffer.shrink_to_fit();
+  auto [ec, n] = co_await impl_->ws.async_read(buffer, use_tuple);
+  if (ec) co_return std::error_code(ec);
+  co_return server_message::parse({static_cast<const char*>(buffer.data().data()), buffer.size()});
+}
+
+std::uint16_t connection::close_code() const noexcept { return impl_->ws.reason().code; }
+
+asio::awaitable<std::error_code> connection::close(std::uint16_t code) {
+  auto [ec] = co_await impl_->ws.async_close(websocket::close_reason(code), use_tuple);
+  co_return ec;
+}
+
+// --- blocking_connection ----------------------------------------------------
+
+struct blocking_connection::impl {
+  asio::io_context io;
+  connection c{io.get_executor()};
+  std::deque<result<server_message, std::error_code>> inbox;
+  bool reader_started = false;
+
+  // Runs one coroutine to completion on this thread; a background reader
+  // keeps running meanwhile, so pings are answered and messages queue up.
+  template <class T>
+  T run(asio::awaitable<T> op) {
+    std::optional<T> out;
+    asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T value) {
+      if (e) std::rethrow_exception(e);
+      out = std::move(value);
+    });
+    io.restart();
+    while (!out) io.run_one();
+    return std::move(*out);
+  }
+
+  void start_reader() {
+    reader_started = true;
+    asio::co_spawn(io, [this]() -> asio::awaitable<void> {
+      for (;;) {
+        auto m = co_await c.receive();
+        bool failed = !m && m.error() != std::error_code(errc::malformed_message);
+        inbox.push_back(std::move(m));
+        if (failed) co_return;
+      }
+    }, asio::detached);
+  }
+};
+
+blocking_connection::blocking_connection() : impl_(std::make_unique<impl>()) {}
+blocking_connection::~blocking_connection() = default;
+
+std::error_code blocking_connection::connect(std::string url, connect_options options) {
+  auto ec = impl_->run(impl_->c.connect(std::move(url), std::move(options)));
+  if (!ec) impl_->start_reader();
+  return ec;
+}
+
+const welcome_info& blocking_connection::welcome() const noexcept { return impl_->c.welcome(); }
+
+std::error_code blocking_connection::send_text(std::string frame) { return impl_->run(impl_->c.send_text(std::move(frame))); }
+std::error_code blocking_connection::send(const nlohmann::json& message) { return send_text(message.dump()); }
+std::error_code blocking_connection::send_binary(std::string bytes) {
+  return impl_->run(impl_->c.send_binary(std::move(bytes)));
+}
+
+result<server_message, std::error_code> blocking_connection::receive(std::chrono::milliseconds timeout) {
+  auto& io = impl_->io;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  io.restart();
+  while (impl_->inbox.empty()) {
+    if (std::chrono::steady_clock::now() >= deadline) return make_error_code(errc::timeout);
+    if (io.run_one_until(deadline) == 0 && io.stopped()) {
+      if (impl_->inbox.empty()) return make_error_code(errc::timeout);
+    }
+  }
+  auto m = std::move(impl_->inbox.front());
+  impl_->inbox.pop_front();
+  return m;
+}
+
+result<server_message, std::error_code> blocking_connection::join(const std::string& room) {
+  if (auto ec = send(nlohmann::json{{"type", "join"}, {"room", room}})) return ec;
+  return receive();
+}
+
+std::uint16_t blocking_connection::close_code() const noexcept { return impl_->c.close_code(); }
+
+std::error_code blocking_connection::close(std::uint16_t code) { return impl_->run(impl_->c.close(code)); }
+
+}  // namespace sigkit::client

@@ -1,0 +1,313 @@
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "sigkit/bench/report.hpp"
+
+namespace sigkit::bench {
+namespace {
+
+using json = nlohmann::json;
+constexpr std::array<const char*, 4> latency_names{"connect", "join", "relay", "negotiation"};
+
+std::string fixed(double v, int decimals = 2) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+json stats_json(const latency_stats& s) {
+  return {{"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"p999", s.p999},
+          {"max", s.max}, {"mean", s.mean}, {"count", s.count}};
+}
+
+const metrics::latency_histogram* find_latency(const report& r, const std::string& name) {
+  auto it = r.latency.find(name);
+  return it == r.latency.end() ? nullptr : &it->second;
+}
+
+// Counts per power-of-two millisecond band, for the text and HTML charts.
+struct band {
+  double upper_ms;
+  std::uint64_t count;
+};
+std::vector<band> bands(const metrics::latency_histogram& h) {
+  std::vector<band> out;
+  for (auto b : h.buckets()) {
+    double ms = static_cast<double>(b.highest_ns) / 1e6;
+    double upper = std::pow(2.0, std::ceil(std::log2(std::max(ms, 0.001))));
+    if (out.empty() || out.back().upper_ms < upper) out.push_back({upper, 0});
+    out.back().count += b.count;
+  }
+  return out;
+}
+
+std::string escape_html(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+latency_stats summarize(const metrics::latency_histogram& h) {
+  latency_stats s;
+  s.count = h.count();
+  if (s.count == 0) return s;
+  auto ms = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e6; };
+  s.p50 = ms(h.value_at_percentile(50));
+  s.p90 = ms(h.value_at_percentile(90));
+  s.p99 = ms(h.value_at_percentile(99));
+  s.p999 = ms(h.value_at_percentile(99.9));
+  s.max = ms(h.max());
+  s.mean = h.mean() / 1e6;
+  return s;
+}
+
+std::uint64_t report::error_total() const {
+  std::uint64_t total = 0;
+  for (const auto& [code, n] : errors) total += n;
+  return total;
+}
+
+std::optional<double> report::metric(std::string_view name) const {
+  auto dot = name.find('.');
+  if (dot != std::string_view::npos) {
+    std::string head(name.substr(0, dot));
+    auto tail = name.substr(dot + 1);
+    if (head == "errors") {
+      auto it = errors.find(std::string(tail));
+      return it == errors.end() ? 0.0 : static_cast<double>(it->second);
+    }
+    const auto* h = find_latency(*this, head);
+    if (!h) return std::nullopt;
+    auto s = summarize(*h);
+    if (tail == "count") return static_cast<double>(s.count);
+    if (s.count == 0) return std::nullopt;  // a percentile of nothing is not zero
+    if (tail == "p50") return s.p50;
+    if (tail == "p90") return s.p90;
+    if (tail == "p99") return s.p99;
+    if (tail == "p999") return s.p999;
+    if (tail == "max") return s.max;
+    if (tail == "mean") return s.mean;
+    return std::nullopt;
+  }
+  const std::pair<std::string_view, double> plain[] = {
+      {"planned", static_cast<double>(planned)},       {"connected", static_cast<double>(connected)},
+      {"joined", static_cast<double>(joined)},         {"failed", static_cast<double>(failed)},
+      {"sent", static_cast<double>(sent)},             {"received", static_cast<double>(received)},
+      {"lost", static_cast<double>(lost)},             {"duplicated", static_cast<double>(duplicated)},
+      {"misrouted", static_cast<double>(misrouted)},   {"errors", static_cast<double>(error_total())},
+      {"late_starts", static_cast<double>(late_starts)}, {"join_rate", join_rate},
+      {"message_rate", message_rate}};
+  for (const auto& [key, value] : plain)
+    if (key == name) return value;
+  return std::nullopt;
+}
+
+void report::evaluate(const std::vector<threshold>& thresholds) {
+  verdicts.clear();
+  for (const auto& t : thresholds)
+    verdicts.push_back(bench::evaluate(t, [this](std::string_view m) { return metric(m); }));
+}
+
+bool report::thresholds_ok() const {
+  return std::all_of(verdicts.begin(), verdicts.end(), [](const auto& v) { return v.ok; });
+}
+
+json to_json(const report& r) {
+  json latency = json::object();
+  for (auto name : latency_names)
+    if (const auto* h = find_latency(r, name)) latency[name] = stats_json(summarize(*h));
+  json thresholds = json::array();
+  for (const auto& v : r.verdicts)
+    thresholds.push_back({{"expr", v.expr}, {"value", v.observed ? json(*v.observed) : json(nullptr)}, {"ok", v.ok}});
+  json timeline = json::array();
+  for (const auto& p : r.timeline)
+    timeline.push_back({{"t_s", p.t_s}, {"joins_per_s", p.joins_per_s},
+                        {"messages_per_s", p.messages_per_s}, {"connected", p.connected}});
+  json out = {
+      {"target", r.target},
+      {"scenario", r.scenario},
+      {"started_at", r.started_at},
+      {"duration_s", r.duration_s},
+      {"peers", {{"planned", r.planned}, {"connected", r.connected}, {"joined", r.joined}, {"failed", r.failed}}},
+      {"messages",
+       {{"sent", r.sent}, {"received", r.received}, {"lost", r.lost}, {"duplicated", r.duplicated},
+        {"misrouted", r.misrouted}}},
+      {"errors", r.errors},
+      {"failures", r.failures},
+      {"latency_ms", latency},
+      {"latency_ms_uncorrected", {{"connect", stats_json(summarize(r.connect_uncorrected))}}},
+      {"throughput", {{"join_rate", r.join_rate}, {"message_rate", r.message_rate}}},
+      {"generator",
+       {{"threads", r.threads}, {"late_starts", r.late_starts}, {"worst_lag_ms", r.worst_lag_ms},
+        {"peak_rss_bytes", r.peak_rss_bytes}, {"peak_connections", r.peak_connections},
+        {"bytes_per_peer", r.bytes_per_peer ? json(*r.bytes_per_peer) : json(nullptr)}, {"saturated", r.saturated}}},
+      {"thresholds", thresholds},
+      {"timeline", timeline},
+  };
+  if (r.aborted) out["aborted"] = *r.aborted;
+  return out;
+}
+
+void write_text(std::ostream& out, const report& r) {
+  out << "sigbench: " << r.planned << " peers against " << r.target << " (" << r.scenario << "), "
+      << fixed(r.duration_s, 1) << " s\n";
+  if (r.aborted) out << "ABORTED: " << *r.aborted << "\n";
+  out << "  peers      planned " << r.planned << "  connected " << r.connected << "  joined " << r.joined
+      << "  failed " << r.failed;
+  for (const auto& [why, n] : r.failures) out << (&why == &r.failures.begin()->first ? " (" : ", ") << why << ": " << n;
+  out << (r.failures.empty() ? "\n" : ")\n");
+  out << "  messages   sent " << r.sent << "  received " << r.received << "  lost " << r.lost << "  duplicated "
+      << r.duplicated << "  misrouted " << r.misrouted << "\n";
+  out << "  errors     ";
+  if (r.errors.empty()) out << "none";
+  for (const auto& [code, n] : r.errors) out << code << " " << n << "  ";
+  out << "\n  throughput " << fixed(r.join_rate, 1) << " joins/s, " << fixed(r.message_rate, 1)
+      << " messages/s\n";
+  out << "  generator  " << r.threads << " threads, " << r.late_starts << " late starts (worst lag "
+      << fixed(r.worst_lag_ms, 1) << " ms), peak RSS " << fixed(static_cast<double>(r.peak_rss_bytes) / 1048576, 1)
+      << " MiB for " << r.peak_connections << " connections at once"
+      << (r.bytes_per_peer ? " (~" + fixed(*r.bytes_per_peer / 1024, 1) + " KiB each)" : std::string())
+      << (r.saturated ? ", SATURATED: results understate the server" : "") << "\n\n";
+
+  char line[160];
+  std::snprintf(line, sizeof line, "  %-22s %9s %9s %9s %9s %9s %9s %8s\n", "latency (ms)", "p50", "p90", "p99",
+                "p99.9", "max", "mean", "count");
+  out << line;
+  auto row = [&](const std::string& label, const metrics::latency_histogram& h) {
+    auto s = summarize(h);
+    std::snprintf(line, sizeof line, "  %-22s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %8llu\n", label.c_str(), s.p50,
+                  s.p90, s.p99, s.p999, s.max, s.mean, static_cast<unsigned long long>(s.count));
+    out << line;
+  };
+  for (auto name : latency_names)
+    if (const auto* h = find_latency(r, name)) row(name, *h);
+  row("connect (uncorrected)", r.connect_uncorrected);
+
+  for (auto name : latency_names) {
+    const auto* h = find_latency(r, name);
+    if (!h || h->empty()) continue;
+    out << "\n  " << name << "\n";
+    auto bs = bands(*h);
+    std::uint64_t peak = 0;
+    for (const auto& b : bs) peak = std::max(peak, b.count);
+    for (const auto& b : bs) {
+      int width = static_cast<int>(std::lround(40.0 * static_cast<double>(b.count) / static_cast<double>(peak)));
+      std::snprintf(line, sizeof line, "    <= %9s ms |%-40s| %llu\n", fixed(b.upper_ms, 3).c_str(),
+                    std::string(static_cast<std::size_t>(width), '#').c_str(),
+                    static_cast<unsigned long long>(b.count));
+      out << line;
+    }
+  }
+  if (!r.verdicts.empty()) {
+    out << "\n  thresholds\n";
+    for (const auto& v : r.verdicts)
+      out << "    " << (v.ok ? "pass" : "FAIL") << "  " << v.expr << "  (observed "
+          << (v.observed ? fixed(*v.observed, 3) : std::string("nothing")) << ")\n";
+  }
+}
+
+void write_html(std::ostream& out, const report& r) {
+  out << "<!doctype html><html lang=en><meta charset=utf-8><title>sigbench: " << escape_html(r.scenario)
+      << "</title><style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}"
+         "table{border-collapse:collapse}td,th{padding:2px 10px;text-align:right}th:first-child,td:first-child{text-align:left}"
+         "svg{background:#fafafa;border:1px solid #ddd;margin:4px 0}.fail{color:#b00}.pass{color:#070}</style>\n";
+  out << "<h1>sigbench: " << escape_html(r.scenario) << "</h1><p>" << r.planned << " peers against <code>"
+      << escape_html(r.target) << "</code>, started " << escape_html(r.started_at) << ", " << fixed(r.duration_s, 1)
+      << " s. Joined " << r.joined << ", failed " << r.failed << "; messages sent " << r.sent << ", lost " << r.lost
+      << ", duplicated " << r.duplicated << ", misrouted " << r.misrouted << "; errors " << r.error_total()
+      << ".</p>\n";
+  if (r.aborted) out << "<p class=fail>Aborted: " << escape_html(*r.aborted) << "</p>";
+  if (r.saturated) out << "<p class=fail>The generator saturated: results understate the server.</p>";
+
+  out << "<h2>Latency (ms)</h2><table><tr><th>metric<th>p50<th>p90<th>p99<th>p99.9<th>max<th>mean<th>count";
+  for (auto name : latency_names) {
+    const auto* h = find_latency(r, name);
+    if (!h) continue;
+    auto s = summarize(*h);
+    out << "<tr><td>" << name << "<td>" << fixed(s.p50, 3) << "<td>" << fixed(s.p90, 3) << "<td>" << fixed(s.p99, 3)
+        << "<td>" << fixed(s.p999, 3) << "<td>" << fixed(s.max, 3) << "<td>" << fixed(s.mean, 3) << "<td>" << s.count;
+  }
+  out << "</table>\n";
+
+  // Percentile curves on a log-scaled "1 / (1 - percentile)" axis, as
+  // HdrHistogram plots them, so the tail gets the room it deserves.
+  out << "<h2>Latency distribution</h2>";
+  const double w = 640, h = 220, left = 50, bottom = 20;
+  for (auto name : latency_names) {
+    const auto* hist = find_latency(r, name);
+    if (!hist || hist->empty()) continue;
+    double max_ms = std::max(static_cast<double>(hist->max()) / 1e6, 0.001);
+    out << "<h3>" << name << "</h3><svg width=" << w << " height=" << h << " role=img aria-label='" << name
+        << " latency by percentile'>";
+    const double ps[] = {0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100};
+    std::string points;
+    for (double p : ps) {
+      double x_frac = std::log10(1.0 / (1.0 - std::min(p, 99.999) / 100.0)) / 5.0;
+      double ms = static_cast<double>(hist->value_at_percentile(p)) / 1e6;
+      double x = left + x_frac * (w - left - 10);
+      double y = h - bottom - (ms / max_ms) * (h - bottom - 10);
+      points += fixed(x, 1) + "," + fixed(y, 1) + " ";
+      out << "<text x=" << fixed(x, 1) << " y=" << h - 5 << " font-size=10 text-anchor=middle>" << p << "%</text>";
+    }
+    out << "<polyline fill=none stroke=#2364aa stroke-width=2 points='" << points << "'/>";
+    out << "<text x=4 y=14 font-size=10>" << fixed(max_ms, 3) << " ms</text><text x=4 y=" << h - bottom
+        << " font-size=10>0</text></svg>\n";
+  }
+
+  if (!r.timeline.empty()) {
+    double peak = 1;
+    for (const auto& p : r.timeline) peak = std::max({peak, p.joins_per_s, p.messages_per_s});
+    double t_end = std::max(r.timeline.back().t_s, 1.0);
+    out << "<h2>Throughput</h2><svg width=" << w << " height=" << h << " role=img aria-label='throughput over time'>";
+    for (auto [series, color] : {std::pair{0, "#2364aa"}, std::pair{1, "#d1495b"}}) {
+      std::string points;
+      for (const auto& p : r.timeline) {
+        double v = series == 0 ? p.joins_per_s : p.messages_per_s;
+        points += fixed(left + p.t_s / t_end * (w - left - 10), 1) + "," +
+                  fixed(h - bottom - v / peak * (h - bottom - 10), 1) + " ";
+      }
+      out << "<polyline fill=none stroke='" << color << "' stroke-width=2 points='" << points << "'/>";
+    }
+    out << "<text x=4 y=14 font-size=10>" << fixed(peak, 0) << "/s</text><text x=" << w - 60 << " y=" << h - 5
+        << " font-size=10>" << fixed(t_end, 1) << " s</text><text x=60 y=14 font-size=10 fill=#2364aa>joins/s</text>"
+        << "<text x=120 y=14 font-size=10 fill=#d1495b>messages/s</text></svg>\n";
+  }
+  if (!r.verdicts.empty()) {
+    out << "<h2>Thresholds</h2><ul>";
+    for (const auto& v : r.verdicts)
+      out << "<li class=" << (v.ok ? "pass" : "fail") << ">" << (v.ok ? "pass" : "FAIL") << " <code>"
+          << escape_html(v.expr) << "</code> (observed " << (v.observed ? fixed(*v.observed, 3) : "nothing") << ")";
+    out << "</ul>\n";
+  }
+  out << "<script type=application/json id=report>" << escape_html(to_json(r).dump()) << "</script></html>\n";
+}
+
+std::vector<std::string> write_hgrm_files(const std::string& directory, const report& r) {
+  std::filesystem::create_directories(directory);
+  std::vector<std::string> paths;
+  auto write = [&](const std::string& name, const metrics::latency_histogram& h) {
+    auto path = directory + "/" + name + ".hgrm";
+    std::ofstream out(path);
+    h.write_hgrm(out, metrics::ns_per_ms);
+    paths.push_back(path);
+  };
+  for (auto name : latency_names)
+    if (const auto* h = find_latency(r, name)) write(name, *h);
+  write("connect-uncorrected", r.connect_uncorrected);
+  return paths;
+}
+
+}  // namespace sigkit::bench

@@ -1,0 +1,289 @@
+#include "sigkit/bench/threshold.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <system_error>
+
+#include "sigkit/duration.hpp"
+#include "sigkit/proto/message.hpp"
+
+namespace sigkit::bench {
+
+namespace {
+
+// --- the catalogue ------------------------------------------------------------
+
+constexpr std::array<std::string_view, 4> latency_metrics{"connect", "join", "relay", "negotiation"};
+constexpr std::array<std::string_view, 7> latency_stats{"p50", "p90", "p99", "p999", "max", "mean", "count"};
+constexpr std::array<std::string_view, 11> counters{"planned",  "connected",  "joined",     "failed",
+                                                    "sent",     "received",   "lost",       "duplicated",
+                                                    "misrouted", "errors",    "late_starts"};
+constexpr std::array<std::string_view, 2> rates{"join_rate", "message_rate"};
+constexpr std::string_view error_prefix = "errors.";
+
+// Protocol v1's error codes, as proto spells them on the wire. Checked so that
+// a misspelt code (`errors.room_full==0`) is an error, not a pass on zero.
+const std::array<std::string_view, proto::error_code_count>& error_codes() {
+  static const auto codes = [] {
+    std::array<std::string_view, proto::error_code_count> names{};
+    for (std::size_t i = 0; i < names.size(); ++i) names[i] = proto::to_string(static_cast<proto::error_code>(i));
+    return names;
+  }();
+  return codes;
+}
+
+template <std::size_t n>
+bool contains(const std::array<std::string_view, n>& names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+template <std::size_t n>
+std::string joined(const std::array<std::string_view, n>& names, std::string_view separator) {
+  std::string out;
+  for (std::string_view name : names) {
+    if (!out.empty()) out += separator;
+    out += name;
+  }
+  return out;
+}
+
+// --- text helpers -------------------------------------------------------------
+
+std::string_view trim(std::string_view text) {
+  constexpr std::string_view space = " \t\r\n";
+  const auto first = text.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  const auto last = text.find_last_not_of(space);
+  return text.substr(first, last - first + 1);
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "; did you mean 'x'?" when exactly one candidate is a near miss (a typo or a
+// swapped pair); nothing when none is, or when several are equally near (p98
+// is as close to p90 as to p99, and guessing would mislead).
+template <class names_t>
+std::string suggestion(std::string_view wrong, const names_t& candidates) {
+  std::size_t best = 3;  // further than two edits is not a typo
+  std::string_view best_name;
+  bool tie = false;
+  for (const auto& candidate : candidates) {
+    const std::size_t d = edit_distance(wrong, candidate);
+    if (d < best) {
+      best = d;
+      best_name = candidate;
+      tie = false;
+    } else if (d == best) {
+      tie = true;
+    }
+  }
+  if (best_name.empty() || tie) return {};
+  return "; did you mean '" + std::string(best_name) + "'?";
+}
+
+std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+// --- parsing ------------------------------------------------------------------
+
+struct resolved_metric {
+  metric_kind kind;
+};
+
+// Names the problem with the metric, or returns its kind.
+result<resolved_metric, std::string> resolve_metric(std::string_view metric) {
+  const auto dot = metric.find('.');
+  if (dot == std::string_view::npos) {
+    if (contains(counters, metric)) return resolved_metric{metric_kind::count};
+    if (contains(rates, metric)) return resolved_metric{metric_kind::rate};
+    if (contains(latency_metrics, metric))
+      return "latency metric " + quoted(metric) + " needs a statistic, e.g. '" + std::string(metric) +
+             ".p99' (statistics: " + joined(latency_stats, " ") + ")";
+    return "unknown metric " + quoted(metric) + suggestion(metric, all_metric_names()) +
+           " (latency: " + joined(latency_metrics, " ") + " with ." + joined(latency_stats, "|") +
+           "; counts: " + joined(counters, " ") + "; rates: " + joined(rates, " ") + "; errors.<code>)";
+  }
+
+  const std::string_view head = metric.substr(0, dot);
+  const std::string_view tail = metric.substr(dot + 1);
+  if (contains(latency_metrics, head)) {
+    if (contains(latency_stats, tail))
+      return resolved_metric{tail == "count" ? metric_kind::count : metric_kind::latency};
+    if (tail.empty()) return "missing statistic after " + quoted(metric) + " (" + joined(latency_stats, " ") + ")";
+    return "unknown statistic " + quoted(tail) + " for latency metric " + quoted(head) +
+           suggestion(tail, latency_stats) + " (known: " + joined(latency_stats, " ") + ")";
+  }
+  if (head == "errors") {
+    if (proto::error_code_from_string(tail).has_value()) return resolved_metric{metric_kind::count};
+    if (tail.empty()) return "missing error code after 'errors.' (codes: " + joined(error_codes(), " ") + ")";
+    return "unknown error code " + quoted(tail) + suggestion(tail, error_codes()) +
+           " (protocol v1 codes: " + joined(error_codes(), " ") + ")";
+  }
+  if (contains(counters, head) || contains(rates, head))
+    return quoted(head) + " is a single number and has no statistics; write e.g. '" + std::string(head) +
+           "==0'";
+  return "unknown metric " + quoted(metric) + suggestion(metric, all_metric_names());
+}
+
+struct parsed_operator {
+  comparison op;
+  std::size_t length;
+};
+
+result<parsed_operator, std::string> parse_operator(std::string_view text) {
+  // The maximal run of operator characters, so that "<>" or "=<" are named
+  // whole rather than half-accepted.
+  const std::size_t run = std::min(text.find_first_not_of("<>=!"), text.size());
+  const std::string_view token = text.substr(0, run);
+  if (token == "<") return parsed_operator{comparison::less, 1};
+  if (token == "<=") return parsed_operator{comparison::less_equal, 2};
+  if (token == ">") return parsed_operator{comparison::greater, 1};
+  if (token == ">=") return parsed_operator{comparison::greater_equal, 2};
+  if (token == "==") return parsed_operator{comparison::equal, 2};
+  if (token == "!=") return parsed_operator{comparison::not_equal, 2};
+  if (token == "=") return std::string("'=' is not a comparison; use '==' for equality");
+  if (token == "=<") return std::string("unknown operator '=<'; did you mean '<='?");
+  if (token == "=>") return std::string("unknown operator '=>'; did you mean '>='?");
+  return "unknown operator " + quoted(token) + "; expected one of < <= > >= == !=";
+}
+
+struct parsed_bound {
+  double value;
+  std::string_view number;  // the digits as written
+  std::string_view unit;
+};
+
+result<parsed_bound, std::string> parse_number(std::string_view text, std::string_view after_op) {
+  if (text.empty()) return "missing value after " + quoted(after_op);
+  if (text.front() == '-') return "the value after " + quoted(after_op) + " must not be negative";
+  const bool starts_like_number = (text.front() >= '0' && text.front() <= '9') || text.front() == '.';
+  double value = 0.0;
+  const char* const first = text.data();
+  const char* const last = text.data() + text.size();
+  const auto [end, ec] = starts_like_number ? std::from_chars(first, last, value)
+                                            : std::from_chars_result{first, std::errc::invalid_argument};
+  if (ec == std::errc::result_out_of_range) return "the value " + quoted(text) + " is out of range";
+  if (ec != std::errc{} || !std::isfinite(value))
+    return "expected a number after " + quoted(after_op) + ", got " + quoted(text);
+  return parsed_bound{value, std::string_view(first, static_cast<std::size_t>(end - first)),
+                      trim(std::string_view(end, static_cast<std::size_t>(last - end)))};
+}
+
+// Converts the bound to the metric's unit, or names the unit problem.
+result<double, std::string> apply_unit(std::string_view metric, metric_kind kind, const parsed_bound& bound) {
+  switch (kind) {
+    case metric_kind::latency: {
+      // The same units as every duration on sigbench's command line.
+      using namespace std::chrono_literals;
+      if (const auto d = parse_duration(std::string(bound.number) + std::string(bound.unit), 1ms))
+        return static_cast<double>(d->count()) / 1e6;
+      if (!parse_duration("1" + std::string(bound.unit), 1ms))
+        return "unknown unit " + quoted(bound.unit) + "; use ns, us, \xC2\xB5s, ms, s, m or h (none means ms)";
+      return "the value " + quoted(std::string(bound.number) + std::string(bound.unit)) + " is out of range";
+    }
+    case metric_kind::count:
+      if (bound.unit.empty()) return bound.value;
+      return quoted(metric) + " is a count; write a plain number, without " + quoted(bound.unit);
+    case metric_kind::rate:
+      if (bound.unit.empty() || bound.unit == "/s") return bound.value;
+      return quoted(metric) + " is a rate per second; write a plain number (or with '/s'), without " +
+             quoted(bound.unit);
+  }
+  return std::string("unknown metric kind");  // unreachable: the switch is exhaustive
+}
+
+threshold_error error_in(std::string_view expr, const std::string& problem) {
+  return threshold_error{"threshold " + quoted(expr) + ": " + problem};
+}
+
+}  // namespace
+
+std::span<const std::string_view> latency_metric_names() { return latency_metrics; }
+std::span<const std::string_view> latency_stat_names() { return latency_stats; }
+std::span<const std::string_view> counter_names() { return counters; }
+std::span<const std::string_view> rate_names() { return rates; }
+
+std::vector<std::string> all_metric_names() {
+  std::vector<std::string> names;
+  for (std::string_view metric : latency_metrics)
+    for (std::string_view stat : latency_stats) names.push_back(std::string(metric) + "." + std::string(stat));
+  for (std::string_view counter : counters) names.emplace_back(counter);
+  for (std::string_view rate : rates) names.emplace_back(rate);
+  for (std::string_view code : error_codes()) names.push_back(std::string(error_prefix) + std::string(code));
+  return names;
+}
+
+bool threshold::holds_for(double observed) const noexcept {
+  switch (op) {
+    case comparison::less: return observed < bound;
+    case comparison::less_equal: return observed <= bound;
+    case comparison::greater: return observed > bound;
+    case comparison::greater_equal: return observed >= bound;
+    case comparison::equal: return observed == bound;
+    case comparison::not_equal: return observed != bound;
+  }
+  return false;
+}
+
+result<threshold, threshold_error> parse_threshold(std::string_view raw) {
+  const std::string_view expr = trim(raw);
+  if (expr.empty()) return threshold_error{"empty threshold expression"};
+
+  const auto op_at = expr.find_first_of("<>=!");
+  if (op_at == std::string_view::npos)
+    return error_in(expr, "no comparison operator; expected one of < <= > >= == !=");
+  const std::string_view metric = trim(expr.substr(0, op_at));
+  if (metric.empty()) return error_in(expr, "missing metric name before " + quoted(expr.substr(op_at, 1)));
+
+  const auto resolved = resolve_metric(metric);
+  if (!resolved) return error_in(expr, resolved.error());
+
+  const auto op = parse_operator(expr.substr(op_at));
+  if (!op) return error_in(expr, op.error());
+  const std::string_view op_text = expr.substr(op_at, op->length);
+
+  const auto number = parse_number(trim(expr.substr(op_at + op->length)), op_text);
+  if (!number) return error_in(expr, number.error());
+
+  const auto bound = apply_unit(metric, resolved->kind, *number);
+  if (!bound) return error_in(expr, bound.error());
+
+  return threshold{std::string(expr), std::string(metric), resolved->kind, op->op, *bound};
+}
+
+threshold_verdict evaluate(const threshold& t, const metric_lookup& lookup) {
+  std::optional<double> observed = lookup ? lookup(t.metric) : std::nullopt;
+  if (observed && std::isnan(*observed)) observed.reset();
+  if (!observed && std::string_view(t.metric).starts_with(error_prefix)) observed = 0.0;
+  return threshold_verdict{t.expr, observed, observed.has_value() && t.holds_for(*observed)};
+}
+
+std::string_view to_string(comparison op) noexcept {
+  switch (op) {
+    case comparison::less: return "<";
+    case comparison::less_equal: return "<=";
+    case comparison::greater: return ">";
+    case comparison::greater_equal: return ">=";
+    case comparison::equal: return "==";
+    case comparison::not_equal: return "!=";
+  }
+  return "?";
+}
+
+}  // namespace sigkit::bench

@@ -1,0 +1,504 @@
+// sigserve as a user meets it: a real process on a free loopback port, driven
+// by the library's client and by hand-made HTTP and WebSocket frames.
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "sigkit/client/client.hpp"
+#include "support/raw_socket.hpp"
+#include "support/sigserve_process.hpp"
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using sigkit::client::blocking_connection;
+using sigkit::client::message_kind;
+using sigkit::client::server_message;
+using sigkit::test::sigserve_process;
+
+namespace {
+
+// The next message, which must exist and be of `kind`.
+server_message expect(blocking_connection& c, message_kind kind, std::chrono::milliseconds timeout = 3s) {
+  auto m = c.receive(timeout);
+  INFO("waiting for message kind " << static_cast<int>(kind));
+  REQUIRE(m.ok());
+  INFO("got " << m->body.dump());
+  REQUIRE(m->kind == kind);
+  return m.value();
+}
+
+server_message expect_error(blocking_connection& c, std::string_view code) {
+  auto m = expect(c, message_kind::error);
+  CHECK(m.code == code);
+  CHECK_FALSE(m.text.empty());
+  return m;
+}
+
+void connect(blocking_connection& c, const sigserve_process& server) {
+  auto ec = c.connect(server.ws_url());
+  INFO(ec.message() << "\nserver log:\n" << server.log());
+  REQUIRE_FALSE(ec);
+}
+
+void expect_silence(blocking_connection& c, std::chrono::milliseconds wait = 300ms) {
+  auto m = c.receive(wait);
+  if (m.ok()) FAIL("unexpected message: " << m->body.dump());
+  CHECK(m.error() == std::error_code(sigkit::client::errc::timeout));
+}
+
+// The value of an unlabelled or labelled sample in Prometheus text.
+double metric(const std::string& text, const std::string& sample) {
+  auto at = text.find("\n" + sample + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + sample.size() + 2));
+}
+
+std::string metrics_text(const sigserve_process& s) {
+  return sigkit::test::http_request(s.port(), "GET", "/metrics");
+}
+
+// A raw WebSocket peer that joins `room` and then never reads again.
+std::unique_ptr<sigkit::test::raw_socket> silent_peer(const sigserve_process& s, const std::string& room) {
+  auto raw = std::make_unique<sigkit::test::raw_socket>(s.port());
+  REQUIRE(raw->upgrade().find(" 101 ") != std::string::npos);
+  raw->send_frame(0x1, json{{"type", "join"}, {"room", room}}.dump());
+  REQUIRE(raw->read_until("\"joined\"", 3s).find("\"joined\"") != std::string::npos);
+  return raw;
+}
+
+}  // namespace
+
+TEST_CASE("welcome carries a fresh peer id, protocol 1 and the heartbeat", "[sigserve]") {
+  sigserve_process s;
+  blocking_connection a, b;
+  connect(a, s);
+  connect(b, s);
+  CHECK(a.welcome().peer.size() == 12);
+  CHECK(a.welcome().peer != b.welcome().peer);
+  CHECK(a.welcome().protocol == 1);
+  CHECK(a.welcome().server.rfind("sigserve/", 0) == 0);
+  CHECK(a.welcome().ping_interval == 25s);
+  CHECK(a.welcome().ping_timeout == 60s);
+}
+
+TEST_CASE("two peers join, negotiate and part as the protocol says", "[sigserve]") {
+  sigserve_process s;
+  blocking_connection a, b;
+  connect(a, s);
+  connect(b, s);
+
+  REQUIRE(a.send(json{{"type", "join"}, {"room", "call"}, {"rid", 1}}) == std::error_code{});
+  auto a_joined = expect(a, message_kind::joined);
+  CHECK(a_joined.peers.empty());
+  CHECK(a_joined.body["rid"] == 1);
+  auto b_joined = b.join("call");
+  REQUIRE(b_joined.ok());
+  CHECK(b_joined->kind == message_kind::joined);
+  CHECK(b_joined->peers == std::vector<std::string>{a.peer()});
+  CHECK(expect(a, message_kind::peer_joined).peer == b.peer());
+
+  // The newer member offers; a forged `from` is replaced; payload untouched.
+  b.send(json{{"type", "offer"}, {"to", a.peer()}, {"from", "forged"}, {"sdp", "v=0\r\n"}, {"extra", {1, 2}}});
+  auto offer = expect(a, message_kind::relay);
+  CHECK(offer.type == "offer");
+  CHECK(offer.from == b.peer());
+  CHECK(offer.body["sdp"] == "v=0\r\n");
+  CHECK(offer.body["extra"] == json::array({1, 2}));
+
+  a.send(json{{"type", "answer"}, {"sdp", "answer-sdp"}});  // broadcast form
+  CHECK(expect(b, message_kind::relay).from == a.peer());
+  for (int i = 0; i < 4; ++i) a.send(json{{"type", "candidate"}, {"to", b.peer()}, {"candidate", {{"n", i}}}});
+  for (int i = 0; i < 4; ++i) CHECK(expect(b, message_kind::relay).body["candidate"]["n"] == i);
+
+  b.send(json{{"type", "leave"}, {"rid", "bye"}});
+  auto left = expect(b, message_kind::left);
+  CHECK(left.room == "call");
+  CHECK(left.body["rid"] == "bye");
+  CHECK(expect(a, message_kind::peer_left).peer == b.peer());
+}
+
+TEST_CASE("every error code reaches the client and the connection lives on", "[sigserve]") {
+  sigserve_process s({"--rate-limit", "20", "--rate-burst", "20"});
+  blocking_connection a, b, c;
+  connect(a, s);
+  connect(b, s);
+  connect(c, s);
+
+  a.send_text("{not json");
+  expect_error(a, "bad-json");
+  a.send_text(R"({"room":"x","rid":5})");
+  CHECK(expect_error(a, "bad-message").body["rid"] == 5);
+  a.send_text(R"({"type":"create","rid":"r"})");
+  CHECK(expect_error(a, "unknown-type").body["rid"] == "r");
+  a.send_text(R"({"type":"join","room":"no spaces"})");
+  expect_error(a, "invalid-room");
+  a.send_text(R"({"type":"leave"})");
+  expect_error(a, "not-in-room");
+  a.send_text(R"({"type":"offer","sdp":"x"})");
+  expect_error(a, "not-in-room");
+
+  REQUIRE(a.join("r1")->kind == message_kind::joined);
+  REQUIRE(b.join("r1")->kind == message_kind::joined);
+  expect(a, message_kind::peer_joined);
+  a.send_text(R"({"type":"join","room":"r2"})");
+  expect_error(a, "already-joined");
+  auto full = c.join("r1");
+  REQUIRE(full.ok());
+  CHECK(full->code == "room-full");
+  CHECK(full->text == "room r1 is full (2 of 2)");
+  a.send(json{{"type", "offer"}, {"to", c.peer()}});  // c is in no room: isolation
+  expect_error(a, "unknown-peer");
+
+  // After all that, the connection still works.
+  a.send_text(R"({"type":"ping","rid":99})");
+  CHECK(expect(a, message_kind::pong).body["rid"] == 99);
+
+  // Flood past the rate limit: some pings are refused with rate-limited,
+  // every one is answered one way or the other, and nothing else happens.
+  for (int i = 0; i < 60; ++i) c.send(json{{"type", "ping"}, {"rid", i}});
+  int pongs = 0, limited = 0;
+  for (int i = 0; i < 60; ++i) {
+    auto m = c.receive(3s);
+    REQUIRE(m.ok());
+    if (m->kind == message_kind::pong) ++pongs;
+    if (m->code == "rate-limited") ++limited;
+    CHECK(m->body["rid"] == i);  // in order, each with its rid
+  }
+  CHECK(pongs >= 15);  // the burst, less what c already spent on its join
+  CHECK(limited > 0);
+  CHECK(pongs + limited == 60);
+  expect_silence(b);  // b saw nothing of c's or a's mistakes
+
+  auto text = metrics_text(s);
+  CHECK(metric(text, R"(sigserve_errors_total{code="bad-json"})") == 1);
+  CHECK(metric(text, R"(sigserve_errors_total{code="room-full"})") == 1);
+  CHECK(metric(text, R"(sigserve_errors_total{code="rate-limited"})") == limited);
+}
+
+TEST_CASE("messages from one sender arrive in order across threads", "[sigserve]") {
+  sigserve_process s({"--threads", "2", "--rate-limit", "0"});
+  blocking_connection a, b;
+  connect(a, s);
+  connect(b, s);
+  a.join("order");
+  b.join("order");
+  expect(a, message_kind::peer_joined);
+  constexpr int count = 2000;
+  for (int i = 0; i < count; ++i) a.send(json{{"type", "message"}, {"seq", i}});
+  for (int i = 0; i < count; ++i) {
+    auto m = expect(b, message_kind::relay);
+    REQUIRE(m.body["seq"] == i);
+  }
+}
+
+TEST_CASE("isolation: other rooms hear nothing", "[sigserve]") {
+  sigserve_process s({"--room-capacity", "0"});
+  blocking_connection a, b, outsider;
+  connect(a, s);
+  connect(b, s);
+  connect(outsider, s);
+  a.join("inside");
+  b.join("inside");
+  outsider.join("outside");
+  a.send_text(R"({"type":"message","text":"secret"})");
+  CHECK(expect(b, message_kind::relay).body["text"] == "secret");
+  a.send_text(R"({"type":"bye"})");
+  expect(b, message_kind::relay);
+  expect_silence(outsider);
+}
+
+TEST_CASE("a frame over --max-message-bytes closes with 1009 and others see peer-left", "[sigserve]") {
+  sigserve_process s({"--max-message-bytes", "1024"});
+  blocking_connection a, b;
+  connect(a, s);
+  connect(b, s);
+  a.join("big");
+  b.join("big");
+  expect(a, message_kind::peer_joined);
+  a.send(json{{"type", "message"}, {"pad", std::string(900, 'x')}});  // under the limit: relayed
+  expect(b, message_kind::relay);
+  a.send(json{{"type", "message"}, {"pad", std::string(2000, 'x')}});
+  auto closed = a.receive(3s);
+  REQUIRE_FALSE(closed.ok());
+  CHECK(a.close_code() == 1009);
+  CHECK(expect(b, message_kind::peer_left).peer == a.peer());
+}
+
+TEST_CASE("a binary frame closes with 1003", "[sigserve]") {
+  sigserve_process s;
+  blocking_connection a, b;
+  connect(a, s);
+  connect(b, s);
+  a.join("bin");
+  b.join("bin");
+  expect(a, message_kind::peer_joined);
+  a.send_binary("\x01\x02\x03");
+  REQUIRE_FALSE(a.receive(3s).ok());
+  CHECK(a.close_code() == 1003);
+  CHECK(expect(b, message_kind::peer_left).peer == a.peer());
+}
+
+TEST_CASE("a text frame that is not UTF-8 closes with 1007", "[sigserve]") {
+  sigserve_process s;
+  sigkit::test::raw_socket raw(s.port());
+  REQUIRE(raw.upgrade().find(" 101 ") != std::string::npos);
+  raw.send_frame(0x1, "{\"type\":\"ping\",\"x\":\"\xff\xfe\"}");
+  // Server close frame: FIN+close opcode, 2-byte payload, code 1007.
+  const std::string close_1007("\x88\x02\x03\xef", 4);
+  CHECK(raw.read_until(close_1007, 3s).find(close_1007) != std::string::npos);
+}
+
+TEST_CASE("a receiver that stops reading is closed with 1008, and the sender is told", "[sigserve]") {
+  sigserve_process s({"--max-send-queue-bytes", "65536", "--rate-limit", "0", "--handshake-timeout", "1s"});
+  auto slow = silent_peer(s, "slow");
+  blocking_connection sender;
+  connect(sender, s);
+  auto joined = sender.join("slow");
+  REQUIRE(joined->kind == message_kind::joined);
+  REQUIRE(joined->peers.size() == 1);
+  auto slow_id = joined->peers[0];
+
+  // Kernel buffers absorb a few MiB before the server's queue starts to grow.
+  std::string pad(32 * 1024, 'x');
+  bool told = false;
+  for (int i = 0; i < 1000 && !told; ++i) {
+    REQUIRE(sender.send(json{{"type", "message"}, {"pad", pad}}) == std::error_code{});
+    auto m = sender.receive(0ms);
+    if (m.ok()) {
+      REQUIRE(m->kind == message_kind::peer_left);
+      CHECK(m->peer == slow_id);
+      told = true;
+    }
+  }
+  if (!told) CHECK(expect(sender, message_kind::peer_left).peer == slow_id);
+  CHECK(metric(metrics_text(s), "sigserve_send_queue_overflows_total") == 1);
+  // The close is counted once the handshake ends: the peer never answers,
+  // so after --handshake-timeout.
+  double closes = 0;
+  for (int i = 0; i < 100 && closes == 0; ++i) {
+    std::this_thread::sleep_for(30ms);
+    closes = metric(metrics_text(s), R"(sigserve_closes_total{reason="send_queue_overflow"})");
+  }
+  CHECK(closes == 1);
+  CHECK(slow->closed_by_peer(3s));
+}
+
+TEST_CASE("a peer that stops answering pings is dropped after --ping-timeout", "[sigserve]") {
+  sigserve_process s({"--ping-interval", "200ms", "--ping-timeout", "700ms"});
+  auto dead = silent_peer(s, "hb");
+  blocking_connection alive;
+  connect(alive, s);
+  auto joined = alive.join("hb");
+  REQUIRE(joined->peers.size() == 1);
+  // `alive` answers pings (its reader runs while it waits), `dead` does not.
+  auto start = std::chrono::steady_clock::now();
+  auto left = expect(alive, message_kind::peer_left, 5s);
+  auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(left.peer == joined->peers[0]);
+  CHECK(waited >= 500ms);
+  CHECK(waited < 3s);
+  CHECK(dead->closed_by_peer(2s));
+  expect_silence(alive, 1500ms);  // still connected well past the timeout
+  alive.send_text(R"({"type":"ping"})");
+  expect(alive, message_kind::pong);
+  CHECK(metric(metrics_text(s), R"(sigserve_closes_total{reason="heartbeat_timeout"})") == 1);
+}
+
+TEST_CASE("foreign origins get 403 before the upgrade; allowed ones get through", "[sigserve]") {
+  sigserve_process s;
+  auto refused = sigkit::test::raw_socket(s.port()).upgrade("Origin: https://evil.example\r\n");
+  CHECK(sigkit::test::http_status(refused) == 403);
+  auto local = sigkit::test::raw_socket(s.port()).upgrade("Origin: http://localhost:3000\r\n");
+  CHECK(sigkit::test::http_status(local) == 101);
+
+  sigserve_process listed({"--allowed-origin", "https://app.example.com"});
+  CHECK(sigkit::test::http_status(sigkit::test::raw_socket(listed.port()).upgrade(
+            "Origin: https://app.example.com\r\n")) == 101);
+  CHECK(sigkit::test::http_status(sigkit::test::raw_socket(listed.port()).upgrade(
+            "Origin: http://localhost:3000\r\n")) == 403);
+  CHECK(metric(metrics_text(listed), R"(sigserve_upgrades_refused_total{reason="origin"})") == 1);
+}
+
+TEST_CASE("beyond --max-connections upgrades get 503", "[sigserve]") {
+  sigserve_process s({"--max-connections", "2"});
+  blocking_connection a, b;
+  connect(a, s);
+  connect(b, s);
+  CHECK(sigkit::test::http_status(sigkit::test::raw_socket(s.port()).upgrade()) == 503);
+  a.close();
+  // The slot frees once the server has torn the session down.
+  int status = 0;
+  for (int i = 0; i < 50 && status != 101; ++i) {
+    std::this_thread::sleep_for(20ms);
+    status = sigkit::test::http_status(sigkit::test::raw_socket(s.port()).upgrade());
+  }
+  CHECK(status == 101);
+}
+
+TEST_CASE("SIGTERM closes every connection with 1001 and exits 0", "[sigserve]") {
+  sigserve_process s;
+  blocking_connection a, b;
+  connect(a, s);
+  connect(b, s);
+  a.join("drain");
+  b.join("drain");
+  expect(a, message_kind::peer_joined);
+  auto start = std::chrono::steady_clock::now();
+  auto status = s.stop(SIGTERM, 3s);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  REQUIRE(status);
+  CHECK(*status == 0);
+  for (auto* c : {&a, &b}) {
+    for (;;) {  // a peer-left may come first
+      auto m = c->receive(2s);
+      if (!m.ok()) break;
+    }
+    CHECK(c->close_code() == 1001);
+  }
+}
+
+TEST_CASE("HTTP endpoints: demo page, health, metrics", "[sigserve]") {
+  sigserve_process s;
+  using sigkit::test::http_request;
+  using sigkit::test::http_status;
+  auto page = http_request(s.port(), "GET", "/");
+  CHECK(http_status(page) == 200);
+  CHECK(page.find("id=\"status\"") != std::string::npos);
+  CHECK(page.find("text/html") != std::string::npos);
+  CHECK(http_status(http_request(s.port(), "GET", "/my-room")) == 200);
+  CHECK(http_status(http_request(s.port(), "GET", "/a/b")) == 404);
+  CHECK(http_status(http_request(s.port(), "POST", "/")) == 405);
+  auto health = http_request(s.port(), "GET", "/healthz");
+  CHECK(http_status(health) == 200);
+
+  blocking_connection a, b;
+  connect(a, s);
+  connect(b, s);
+  a.join("m");
+  b.join("m");
+  expect(a, message_kind::peer_joined);
+  b.send_text(R"({"type":"offer","sdp":"x"})");
+  expect(a, message_kind::relay);
+  auto text = metrics_text(s);
+  CHECK(text.find("text/plain; version=0.0.4") != std::string::npos);
+  CHECK(metric(text, "sigserve_connections_open") == 2);
+  CHECK(metric(text, "sigserve_rooms") == 1);
+  CHECK(metric(text, "sigserve_joins_total") == 2);
+  CHECK(metric(text, R"(sigserve_messages_relayed_total{type="offer"})") == 1);
+  CHECK(metric(text, "sigserve_join_duration_seconds_count") == 2);
+  CHECK(metric(text, R"(sigserve_join_duration_seconds_bucket{le="+Inf"})") == 2);
+}
+
+TEST_CASE("a --static directory is served and never escaped", "[sigserve]") {
+  char tmpl[] = "/tmp/sigserve-static-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::ofstream(dir + "/index.html") << "<p id=status>custom</p>";
+  std::ofstream(dir + "/app.js") << "console.log(1)";
+  sigserve_process s({"--static", dir});
+  using sigkit::test::http_request;
+  using sigkit::test::http_status;
+  CHECK(http_request(s.port(), "GET", "/").find("custom") != std::string::npos);
+  CHECK(http_request(s.port(), "GET", "/some-room").find("custom") != std::string::npos);
+  auto js = http_request(s.port(), "GET", "/app.js");
+  CHECK(js.find("text/javascript") != std::string::npos);
+  for (auto evil : {"/../../etc/passwd", "/..%2f..%2fetc/passwd", "/%2e%2e/etc/passwd", "//etc/passwd"}) {
+    INFO(evil);
+    CHECK(http_status(http_request(s.port(), "GET", evil)) == 404);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("listening on :: takes IPv6 and IPv4; 0.0.0.0 takes IPv4", "[sigserve]") {
+  sigserve_process everywhere({"--listen", "::"});
+  for (auto url : {"ws://[::1]:" + std::to_string(everywhere.port()) + "/ws",
+                   "ws://127.0.0.1:" + std::to_string(everywhere.port()) + "/ws"}) {
+    blocking_connection c;
+    INFO(url);
+    CHECK_FALSE(c.connect(url));
+    CHECK(c.welcome().protocol == 1);
+  }
+  sigserve_process v4({"--listen", "0.0.0.0"});
+  blocking_connection c;
+  CHECK_FALSE(c.connect(v4.ws_url()));
+}
+
+TEST_CASE("options come from flags, a config file and the environment", "[sigserve][cli]") {
+  SECTION("environment") {
+    setenv("SIGSERVE_ROOM_CAPACITY", "3", 1);
+    sigserve_process s;
+    unsetenv("SIGSERVE_ROOM_CAPACITY");
+    blocking_connection a, b, c;
+    for (auto* x : {&a, &b, &c}) {
+      connect(*x, s);
+      CHECK(x->join("three")->kind == message_kind::joined);
+    }
+  }
+  SECTION("config file") {
+    char path[] = "/tmp/sigserve-config-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    std::ofstream(path) << "room-capacity = 1\nping-interval = \"5s\"\nping-timeout = \"12s\"\n";
+    sigserve_process s({"--config", path});
+    blocking_connection a, b;
+    connect(a, s);
+    connect(b, s);
+    CHECK(a.welcome().ping_interval == 5s);
+    CHECK(a.join("one")->kind == message_kind::joined);
+    CHECK(b.join("one")->code == "room-full");
+    std::remove(path);
+  }
+  SECTION("a flag beats the file, which beats the environment") {
+    char path[] = "/tmp/sigserve-config-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    std::ofstream(path) << "room-capacity = 1\nping-interval = \"5s\"\nping-timeout = \"12s\"\n";
+    setenv("SIGSERVE_ROOM_CAPACITY", "3", 1);
+    setenv("SIGSERVE_PING_INTERVAL", "7s", 1);
+    sigserve_process s({"--config", path, "--ping-interval", "9s"});
+    unsetenv("SIGSERVE_ROOM_CAPACITY");
+    unsetenv("SIGSERVE_PING_INTERVAL");
+    blocking_connection a, b;
+    connect(a, s);
+    connect(b, s);
+    CHECK(a.welcome().ping_interval == 9s);               // flag over file and environment
+    CHECK(a.join("prec")->kind == message_kind::joined);
+    CHECK(b.join("prec")->code == "room-full");           // file (1) over environment (3)
+    std::remove(path);
+  }
+}
+
+TEST_CASE("sigserve --help, --version and bad flags", "[sigserve][cli]") {
+  using sigkit::test::run_command;
+  auto bin = sigkit::test::sigserve_path();
+  auto help = run_command({bin, "--help"});
+  CHECK(help.status == 0);
+  for (auto flag : {"--listen", "--port", "--room-capacity", "--max-message-bytes", "--ping-interval",
+                    "--ping-timeout", "--handshake-timeout", "--max-connections", "--max-send-queue-bytes",
+                    "--allowed-origin", "--static", "--threads", "--log-level", "--log-format", "--config"}) {
+    INFO(flag);
+    CHECK(help.out.find(flag) != std::string::npos);
+  }
+  auto version = run_command({bin, "--version"});
+  CHECK(version.status == 0);
+  CHECK(version.out.find("sigserve 0.1.0") != std::string::npos);
+
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--port", "abc"}, {"--bogus"},
+                                       {"--ping-interval", "5 parsecs"}, {"--log-level", "loud"},
+                                       {"--ping-interval", "10s", "--ping-timeout", "5s"}}) {
+    bad.insert(bad.begin(), bin);
+    auto r = run_command(bad);
+    INFO(bad[1]);
+    CHECK(r.status == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.rfind("sigserve: ", 0) == 0);
+  }
+  // A port already taken is a start failure (exit 1), said in one line.
+  sigserve_process taken;
+  auto busy = run_command({bin, "--port", std::to_string(taken.port())});
+  CHECK(busy.status == 1);
+  CHECK(busy.err.find("cannot listen") != std::string::npos);
+}
