@@ -37,15 +37,13 @@ BENCHMARK(decode_offer)->Arg(2000)->Arg(8000);
 // decode + routing decision + the receiver's frame, in a room of two.
 void relay_candidate(benchmark::State& state) {
   sigkit::rooms::room_registry registry(2);
-  auto join = [&](const char* peer) {
-    registry.handle(peer, *sigkit::proto::decode(R"({"type":"join","room":"bench"})"));
-  };
-  join("AAAAAAAAAAAA");
-  join("BBBBBBBBBBBB");
-  const std::string sender = "AAAAAAAAAAAA";
+  const sigkit::rooms::member a{"AAAAAAAAAAAA", 1}, b{"BBBBBBBBBBBB", 2};
+  auto join = *sigkit::proto::decode(R"({"type":"join","room":"bench"})");
+  registry.handle(a, "", join);
+  registry.handle(b, "", join);
   for (auto _ : state) {
     auto message = sigkit::proto::decode(candidate_frame);
-    benchmark::DoNotOptimize(registry.handle(sender, *message));
+    benchmark::DoNotOptimize(registry.handle(a, "bench", *message));
   }
 }
 BENCHMARK(relay_candidate);
@@ -54,15 +52,16 @@ BENCHMARK(relay_candidate);
 void broadcast_message(benchmark::State& state) {
   sigkit::rooms::room_registry registry(0);
   auto n = state.range(0);
-  std::vector<std::string> peers;
+  std::vector<sigkit::rooms::member> peers;
+  auto join = *sigkit::proto::decode(R"({"type":"join","room":"bench"})");
   for (int i = 0; i < n; ++i) {
-    peers.push_back("peer" + std::to_string(1000000 + i));
-    registry.handle(peers.back(), *sigkit::proto::decode(R"({"type":"join","room":"bench"})"));
+    peers.push_back({"peer" + std::to_string(1000000 + i), static_cast<sigkit::rooms::member_handle>(i)});
+    registry.handle(peers.back(), "", join);
   }
   const std::string frame = R"({"type":"message","text":"hello everyone"})";
   for (auto _ : state) {
     auto message = sigkit::proto::decode(frame);
-    benchmark::DoNotOptimize(registry.handle(peers.front(), *message));
+    benchmark::DoNotOptimize(registry.handle(peers.front(), "bench", *message));
   }
 }
 BENCHMARK(broadcast_message)->Arg(2)->Arg(6)->Arg(50);

@@ -55,7 +55,7 @@ struct lossy_server::impl {
     }
   }
 
-  void send(const std::string& to, const std::string& frame) {
+  void send(rooms::member_handle to, const std::string& frame) {
     auto it = sockets.find(to);
     if (it == sockets.end()) return;
     beast::error_code ignored;
@@ -72,11 +72,13 @@ struct lossy_server::impl {
     beast::error_code ec;
     ws->accept(ec);
     if (ec) return;
-    auto id = random_peer_id();
+    rooms::member self;
+    std::string room;
     {
       std::lock_guard lock(mutex);
-      sockets[id] = ws;
-      send(id, proto::encode_welcome(id, "lossy/1", {25000, 60000}));
+      self = {random_peer_id(), ++last_handle};
+      sockets[self.handle] = ws;
+      send(self.handle, proto::encode_welcome(self.id, "lossy/1", {25000, 60000}));
     }
     for (;;) {
       beast::flat_buffer buffer;
@@ -86,11 +88,14 @@ struct lossy_server::impl {
       std::lock_guard lock(mutex);
       if (!decoded) continue;
       if (proto::is_relay(decoded->type) && ++relays == drop_relay) continue;  // the loss
-      apply(registry.handle(id, *decoded));
+      auto out = registry.handle(self, room, *decoded);
+      if (out.joined) room = *out.joined;
+      if (out.left) room.clear();
+      apply(out);
     }
     std::lock_guard lock(mutex);
-    apply(registry.disconnect(id));
-    sockets.erase(id);
+    apply(registry.disconnect(self, room));
+    sockets.erase(self.handle);
   }
 
   const std::uint64_t drop_relay;
@@ -101,7 +106,8 @@ struct lossy_server::impl {
   std::atomic<bool> stopping{false};
   std::mutex mutex;  // guards registry, sockets, relays and writes
   rooms::room_registry registry{0};
-  std::map<std::string, std::shared_ptr<ws_stream>> sockets;
+  std::map<rooms::member_handle, std::shared_ptr<ws_stream>> sockets;
+  rooms::member_handle last_handle = 0;
   std::uint64_t relays = 0;
 };
 

@@ -61,14 +61,15 @@ struct shared_state {
 
   std::mutex mutex;  // guards registry and sessions
   rooms::room_registry registry;
-  std::unordered_map<std::string, std::shared_ptr<ws_session>> sessions;
+  std::unordered_map<rooms::member_handle, std::shared_ptr<ws_session>> sessions;
+  rooms::member_handle last_handle = 0;
 
   // Upgrades admitted whose session still exists; bounded by max_connections.
   std::atomic<std::size_t> admitted{0};
   std::atomic<bool> stopping{false};
 
   // Posts an outcome's frames to their receivers. Call with `mutex` held.
-  void dispatch(const rooms::outcome& outcome, const std::string& sender,
+  void dispatch(const rooms::outcome& outcome, rooms::member_handle sender,
                 std::optional<clock::time_point> join_started);
 };
 
@@ -172,9 +173,9 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
     auto& st = *state_;
     {
       std::lock_guard lock(st.mutex);
-      do id_ = random_peer_id();
-      while (st.sessions.count(id_) != 0);
-      st.sessions.emplace(id_, shared_from_this());
+      id_ = random_peer_id();
+      self_ = {id_, ++st.last_handle};
+      st.sessions.emplace(self_.handle, shared_from_this());
     }
     st.metrics.connections_open.fetch_add(1);
     st.metrics.connections_total.fetch_add(1);
@@ -233,18 +234,20 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
       std::lock_guard lock(st.mutex);
       if (!decoded) {
         const auto& e = decoded.error();
-        outcome = rooms::room_registry::refuse(id_, e.code, e.message, e.rid_json);
+        outcome = rooms::refuse(self_, e.code, e.message, e.rid_json);
       } else if (!allowed) {
-        outcome = rooms::room_registry::refuse(
-            id_, proto::error_code::rate_limited,
+        outcome = rooms::refuse(
+            self_, proto::error_code::rate_limited,
             "more than " + std::to_string(static_cast<long>(st.options.rate_limit)) +
                 " messages per second; this one was dropped",
             decoded->rid_json);
       } else {
-        outcome = st.registry.handle(id_, *decoded);
+        outcome = st.registry.handle(self_, room_, *decoded);
+        if (outcome.joined) room_ = *outcome.joined;
+        if (outcome.left) room_.clear();
       }
       bool joined = decoded && !outcome.error && decoded->type == proto::message_type::join;
-      st.dispatch(outcome, id_, joined ? std::optional(received) : std::nullopt);
+      st.dispatch(outcome, self_.handle, joined ? std::optional(received) : std::nullopt);
       st.metrics.rooms.store(static_cast<std::int64_t>(st.registry.room_count()));
       if (joined) joined_room = decoded->room;
     }
@@ -364,9 +367,9 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
     departed_ = true;
     auto& st = *state_;
     std::lock_guard lock(st.mutex);
-    auto outcome = st.registry.disconnect(id_);
-    st.dispatch(outcome, id_, std::nullopt);
-    st.sessions.erase(id_);
+    auto outcome = st.registry.disconnect(self_, room_);
+    st.dispatch(outcome, self_.handle, std::nullopt);
+    st.sessions.erase(self_.handle);
     st.metrics.rooms.store(static_cast<std::int64_t>(st.registry.room_count()));
   }
 
@@ -374,6 +377,8 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   std::shared_ptr<shared_state> state_;
   std::string remote_;
   std::string id_;
+  rooms::member self_;
+  std::string room_;
   asio::steady_timer heartbeat_timer_;
   asio::steady_timer close_deadline_;
   token_bucket bucket_;
@@ -390,7 +395,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   clock::time_point connected_at_, last_heard_, last_ping_;
 };
 
-void shared_state::dispatch(const rooms::outcome& outcome, const std::string& sender,
+void shared_state::dispatch(const rooms::outcome& outcome, rooms::member_handle sender,
                             std::optional<clock::time_point> join_started) {
   for (const auto& d : outcome.deliveries) {
     auto it = sessions.find(d.to);

@@ -11,37 +11,50 @@ std::shared_ptr<const std::string> frame(std::string text) {
 
 }  // namespace
 
-room_registry::room_registry(std::size_t capacity) : capacity_(capacity) {}
-
-outcome room_registry::refuse(const peer_id& sender, proto::error_code code, std::string_view why,
-                              std::string_view rid_json) {
+outcome refuse(const member& sender, proto::error_code code, std::string_view why, std::string_view rid_json) {
   outcome result;
-  result.deliveries.push_back({sender, frame(proto::encode_error(code, why, rid_json))});
+  result.deliveries.push_back({sender.handle, frame(proto::encode_error(code, why, rid_json))});
   result.error = code;
   return result;
 }
 
-outcome room_registry::handle(const peer_id& sender, const proto::client_message& message) {
+std::optional<outcome> answer_without_rooms(const member& sender, std::string_view current_room,
+                                            const proto::client_message& message) {
+  using proto::message_type;
+  if (message.type == message_type::ping)
+    return outcome{{{sender.handle, frame(proto::encode_pong(message.rid_json))}}, {}, {}, false, 0};
+  if (message.type == message_type::join) {
+    if (current_room.empty()) return std::nullopt;
+    return refuse(sender, proto::error_code::already_joined,
+                  "already in room " + std::string(current_room) + "; leave it first", message.rid_json);
+  }
+  if (!current_room.empty()) return std::nullopt;
+  if (message.type == message_type::leave)
+    return refuse(sender, proto::error_code::not_in_room, "not in a room", message.rid_json);
+  return refuse(sender, proto::error_code::not_in_room,
+                std::string(proto::to_string(message.type)) + " needs a room; join one first", message.rid_json);
+}
+
+room_registry::room_registry(std::size_t capacity) : capacity_(capacity) {}
+
+outcome room_registry::handle(const member& sender, std::string_view current_room,
+                              const proto::client_message& message) {
+  if (auto answer = answer_without_rooms(sender, current_room, message)) return std::move(*answer);
   switch (message.type) {
     case proto::message_type::join:
       return join(sender, message);
     case proto::message_type::leave:
-      return leave(sender, message);
-    case proto::message_type::ping:
-      return {{{sender, frame(proto::encode_pong(message.rid_json))}}, std::nullopt};
+      return leave(sender, current_room, message);
     default:
-      return relay(sender, message);
+      return relay(sender, current_room, message);
   }
 }
 
-outcome room_registry::join(const peer_id& sender, const proto::client_message& message) {
-  if (auto current = room_of_.find(sender); current != room_of_.end())
-    return refuse(sender, proto::error_code::already_joined,
-                  "already in room " + current->second + "; leave it first", message.rid_json);
-
-  auto& members = rooms_[message.room];
+outcome room_registry::join(const member& sender, const proto::client_message& message) {
+  auto [it, created] = rooms_.try_emplace(message.room);
+  auto& members = it->second;
   if (capacity_ != 0 && members.size() >= capacity_) {
-    if (members.empty()) rooms_.erase(message.room);  // never leave an empty room behind
+    if (created) rooms_.erase(it);  // never leave an empty room behind (capacity 1 of 0 members cannot happen)
     return refuse(sender, proto::error_code::room_full,
                   "room " + message.room + " is full (" + std::to_string(members.size()) + " of " +
                       std::to_string(capacity_) + ")",
@@ -49,88 +62,87 @@ outcome room_registry::join(const peer_id& sender, const proto::client_message& 
   }
 
   outcome result;
+  std::vector<std::string> ids;
+  ids.reserve(members.size());
+  for (const auto& m : members) ids.push_back(m.id);
   // The joiner's `joined` goes out before anything from the others, and the
   // others get `peer-joined` before anything from the joiner: both hold
   // because this decision is applied whole before the next one.
-  result.deliveries.push_back(
-      {sender, frame(proto::encode_joined(message.room, sender, members, message.rid_json))});
+  result.deliveries.push_back({sender.handle, frame(proto::encode_joined(message.room, sender.id, ids, message.rid_json))});
   if (!members.empty()) {
-    auto notice = frame(proto::encode_peer_joined(message.room, sender));
-    for (const auto& member : members) result.deliveries.push_back({member, notice});
+    auto notice = frame(proto::encode_peer_joined(message.room, sender.id));
+    for (const auto& m : members) result.deliveries.push_back({m.handle, notice});
   }
   members.push_back(sender);
-  room_of_.emplace(sender, message.room);
+  result.joined = message.room;
+  result.rooms_delta = created ? 1 : 0;
   return result;
 }
 
-outcome room_registry::leave(const peer_id& sender, const proto::client_message& message) {
-  auto removed = remove(sender);
-  if (!removed)
-    return refuse(sender, proto::error_code::not_in_room, "not in a room", message.rid_json);
-  auto& [room, remaining] = *removed;
+outcome room_registry::leave(const member& sender, std::string_view room, const proto::client_message& message) {
   outcome result;
-  result.deliveries.push_back({sender, frame(proto::encode_left(room, message.rid_json))});
-  auto notice = frame(proto::encode_peer_left(room, sender));
-  for (auto& member : remaining) result.deliveries.push_back({std::move(member), notice});
+  auto remaining = remove(sender, room, result.rooms_delta);
+  if (!remaining) return refuse(sender, proto::error_code::not_in_room, "not in a room", message.rid_json);
+  result.deliveries.push_back({sender.handle, frame(proto::encode_left(room, message.rid_json))});
+  auto notice = frame(proto::encode_peer_left(room, sender.id));
+  for (const auto& m : *remaining) result.deliveries.push_back({m.handle, notice});
+  result.left = true;
   return result;
 }
 
-outcome room_registry::relay(const peer_id& sender, const proto::client_message& message) {
-  auto room = room_of_.find(sender);
-  if (room == room_of_.end())
+outcome room_registry::relay(const member& sender, std::string_view room, const proto::client_message& message) {
+  auto it = rooms_.find(room);
+  if (it == rooms_.end())
     return refuse(sender, proto::error_code::not_in_room,
-                  std::string(proto::to_string(message.type)) + " needs a room; join one first",
-                  message.rid_json);
-  const auto& members = rooms_.find(room->second)->second;
+                  std::string(proto::to_string(message.type)) + " needs a room; join one first", message.rid_json);
+  const auto& members = it->second;
 
   outcome result;
   if (message.to) {
     // Isolation: `to` must name a member of the sender's own room.
-    if (std::find(members.begin(), members.end(), *message.to) == members.end())
+    auto target = std::find_if(members.begin(), members.end(), [&](const member& m) { return m.id == *message.to; });
+    if (target == members.end())
       return refuse(sender, proto::error_code::unknown_peer,
-                    "no peer " + *message.to + " in room " + room->second, message.rid_json);
-    result.deliveries.push_back({*message.to, frame(proto::relay_text(message.relay_body, sender))});
+                    "no peer " + *message.to + " in room " + std::string(room), message.rid_json);
+    result.deliveries.push_back({target->handle, frame(proto::relay_text(message.relay_body, sender.id))});
     return result;
   }
-  auto relayed = frame(proto::relay_text(message.relay_body, sender));
-  for (const auto& member : members)
-    if (member != sender) result.deliveries.push_back({member, relayed});
+  auto relayed = frame(proto::relay_text(message.relay_body, sender.id));
+  for (const auto& m : members)
+    if (m.handle != sender.handle) result.deliveries.push_back({m.handle, relayed});
   return result;
 }
 
-outcome room_registry::disconnect(const peer_id& peer) {
+outcome room_registry::disconnect(const member& sender, std::string_view current_room) {
   outcome result;
-  if (auto removed = remove(peer)) {
-    auto notice = frame(proto::encode_peer_left(removed->first, peer));
-    for (auto& member : removed->second) result.deliveries.push_back({std::move(member), notice});
+  if (current_room.empty()) return result;
+  if (auto remaining = remove(sender, current_room, result.rooms_delta)) {
+    auto notice = frame(proto::encode_peer_left(current_room, sender.id));
+    for (const auto& m : *remaining) result.deliveries.push_back({m.handle, notice});
+    result.left = true;
   }
   return result;
 }
 
-std::optional<std::pair<std::string, std::vector<peer_id>>> room_registry::remove(
-    const peer_id& peer) {
-  auto membership = room_of_.find(peer);
-  if (membership == room_of_.end()) return std::nullopt;
-  std::string room = std::move(membership->second);
-  room_of_.erase(membership);
-
+std::optional<std::vector<member>> room_registry::remove(const member& sender, std::string_view room,
+                                                         int& rooms_delta) {
   auto it = rooms_.find(room);
+  if (it == rooms_.end()) return std::nullopt;
   auto& members = it->second;
-  members.erase(std::find(members.begin(), members.end(), peer));
-  std::vector<peer_id> remaining = members;
-  if (members.empty()) rooms_.erase(it);  // a room with no members ceases to exist
-  return std::pair{std::move(room), std::move(remaining)};
+  auto at = std::find_if(members.begin(), members.end(), [&](const member& m) { return m.handle == sender.handle; });
+  if (at == members.end()) return std::nullopt;
+  members.erase(at);
+  std::vector<member> remaining = members;
+  if (members.empty()) {  // a room with no members ceases to exist
+    rooms_.erase(it);
+    rooms_delta = -1;
+  }
+  return remaining;
 }
 
-std::vector<peer_id> room_registry::members(std::string_view room) const {
+std::vector<member> room_registry::members(std::string_view room) const {
   auto it = rooms_.find(room);
-  return it == rooms_.end() ? std::vector<peer_id>{} : it->second;
-}
-
-std::optional<std::string> room_registry::room_of(const peer_id& peer) const {
-  auto it = room_of_.find(peer);
-  if (it == room_of_.end()) return std::nullopt;
-  return it->second;
+  return it == rooms_.end() ? std::vector<member>{} : it->second;
 }
 
 }  // namespace sigkit::rooms

@@ -2,9 +2,16 @@
 // decoded client message and answers with the frames to send and to whom. The
 // server executes those deliveries in order; ordering and isolation follow from
 // applying one decision at a time.
+//
+// The registry knows rooms and their members; each member's own connection
+// knows which room it is in and states it with every call (a sharded server
+// keeps a room in one shard, so only the connection can say which shard to
+// ask). A member is addressed by an opaque handle the server chooses, so a
+// delivery needs no lookup by id.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,9 +24,15 @@
 namespace sigkit::rooms {
 
 using peer_id = std::string;
+using member_handle = std::uint64_t;  // the server's address for a connection
+
+struct member {
+  peer_id id;
+  member_handle handle = 0;
+};
 
 struct delivery {
-  peer_id to;
+  member_handle to;
   // Shared so that a broadcast encodes its frame once for every receiver.
   std::shared_ptr<const std::string> frame;
 };
@@ -27,49 +40,54 @@ struct delivery {
 struct outcome {
   std::vector<delivery> deliveries;        // in the order they must be sent
   std::optional<proto::error_code> error;  // set when the sender got an `error`
+  std::optional<std::string> joined;       // the room the sender has just joined
+  bool left = false;                       // the sender is no longer in its room
+  int rooms_delta = 0;                     // +1 a room was created, -1 one ceased to exist
 };
+
+// A reply to a message the registry never saw (decode failure, rate limit).
+outcome refuse(const member& sender, proto::error_code code, std::string_view why,
+               std::string_view rid_json);
+
+// The answer to a message that needs no room state, or nullopt when it does:
+// ping, and the refusals that follow from the sender's own membership (join
+// while in a room, leave or relay while in none).
+std::optional<outcome> answer_without_rooms(const member& sender, std::string_view current_room,
+                                            const proto::client_message& message);
 
 class room_registry {
  public:
   // capacity 0 means rooms of any size.
   explicit room_registry(std::size_t capacity);
 
-  // Applies one message from `sender` (a connected peer).
-  outcome handle(const peer_id& sender, const proto::client_message& message);
+  // Applies one message from `sender`, who is in `current_room` (empty for
+  // none) of this registry.
+  outcome handle(const member& sender, std::string_view current_room, const proto::client_message& message);
 
   // The sender's connection is gone (close, timeout, overflow): the others
   // in its room are told with `peer-left`, the last message about it.
-  outcome disconnect(const peer_id& peer);
-
-  // A reply to a message the registry never saw (decode failure, rate limit).
-  static outcome refuse(const peer_id& sender, proto::error_code code, std::string_view why,
-                        std::string_view rid_json);
+  outcome disconnect(const member& sender, std::string_view current_room);
 
   std::size_t room_count() const noexcept { return rooms_.size(); }
   std::size_t capacity() const noexcept { return capacity_; }
   // Members of a room, oldest first; empty if the room does not exist.
-  std::vector<peer_id> members(std::string_view room) const;
-  std::optional<std::string> room_of(const peer_id& peer) const;
+  std::vector<member> members(std::string_view room) const;
 
  private:
   struct string_hash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
-  template <class V>
-  using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
+  using room_map = std::unordered_map<std::string, std::vector<member>, string_hash, std::equal_to<>>;
 
-  outcome join(const peer_id& sender, const proto::client_message& message);
-  outcome leave(const peer_id& sender, const proto::client_message& message);
-  outcome relay(const peer_id& sender, const proto::client_message& message);
-  // Removes the peer from its room; returns the room's name and who remains.
-  std::optional<std::pair<std::string, std::vector<peer_id>>> remove(const peer_id& peer);
+  outcome join(const member& sender, const proto::client_message& message);
+  outcome leave(const member& sender, std::string_view room, const proto::client_message& message);
+  outcome relay(const member& sender, std::string_view room, const proto::client_message& message);
+  // Removes the sender from `room`; nullopt if it was not there.
+  std::optional<std::vector<member>> remove(const member& sender, std::string_view room, int& rooms_delta);
 
   std::size_t capacity_;
-  string_map<std::vector<peer_id>> rooms_;  // members oldest first
-  string_map<std::string> room_of_;         // peer -> room, only for peers in a room
+  room_map rooms_;  // members oldest first
 };
 
 }  // namespace sigkit::rooms
