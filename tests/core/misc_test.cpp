@@ -37,13 +37,20 @@ TEST_CASE("peer ids are 12 URL-safe characters and do not repeat") {
 }
 
 TEST_CASE("the token bucket allows a burst, then the rate") {
-  auto t0 = steady_clock::now();
-  sigkit::token_bucket bucket(10, 5, t0);
+  const sigkit::rate_policy policy{10, 5};
+  const std::uint32_t t0 = 4'294'967'000u;  // close to the wrap of the millisecond clock
+  sigkit::token_bucket bucket;
+  bucket.start(policy, t0);
   int allowed = 0;
-  for (int i = 0; i < 20; ++i) allowed += bucket.try_take(t0);
+  for (int i = 0; i < 20; ++i) allowed += bucket.try_take(policy, t0);
   CHECK(allowed == 5);
-  CHECK(bucket.try_take(t0 + milliseconds(100)));
-  CHECK_FALSE(bucket.try_take(t0 + milliseconds(110)));
-  sigkit::token_bucket off(0, 1, t0);
-  for (int i = 0; i < 1000; ++i) REQUIRE(off.try_take(t0));
+  CHECK(bucket.try_take(policy, t0 + 100));  // wraps past zero: still 100 ms
+  CHECK_FALSE(bucket.try_take(policy, t0 + 110));
+  CHECK(bucket.try_take(policy, t0 + 10'000));  // refilled, but never above the burst
+  for (int i = 0; i < 4; ++i) CHECK(bucket.try_take(policy, t0 + 10'000));
+  CHECK_FALSE(bucket.try_take(policy, t0 + 10'000));
+  const sigkit::rate_policy off{0, 1};
+  sigkit::token_bucket unlimited;
+  unlimited.start(off, t0);
+  for (int i = 0; i < 1000; ++i) REQUIRE(unlimited.try_take(off, t0));
 }

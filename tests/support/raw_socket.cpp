@@ -12,8 +12,9 @@
 
 namespace sigkit::test {
 
-raw_socket::raw_socket(std::uint16_t port) {
+raw_socket::raw_socket(std::uint16_t port, int receive_buffer) {
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd_ >= 0 && receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -63,6 +64,18 @@ bool raw_socket::closed_by_peer(std::chrono::milliseconds timeout) {
   }
 }
 
+void raw_socket::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+
+std::size_t raw_socket::drain() {
+  std::size_t total = 0;
+  char buf[65536];
+  for (;;) {
+    auto n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) return total;
+    total += static_cast<std::size_t>(n);
+  }
+}
+
 std::string raw_socket::upgrade(std::string_view extra_headers) {
   std::string request =
       "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -73,9 +86,9 @@ std::string raw_socket::upgrade(std::string_view extra_headers) {
   return read_until("\r\n\r\n", std::chrono::seconds(5));
 }
 
-void raw_socket::send_frame(std::uint8_t opcode, std::string_view payload) {
+void raw_socket::send_frame(std::uint8_t opcode, std::string_view payload, bool fin) {
   std::string frame;
-  frame += static_cast<char>(0x80 | opcode);  // FIN
+  frame += static_cast<char>((fin ? 0x80 : 0x00) | opcode);
   auto size = payload.size();
   if (size < 126) {
     frame += static_cast<char>(0x80 | size);

@@ -11,7 +11,9 @@ namespace sigkit::test {
 
 class raw_socket {
  public:
-  explicit raw_socket(std::uint16_t port);  // connects to 127.0.0.1:port
+  // Connects to 127.0.0.1:port. A receive_buffer (SO_RCVBUF, bytes) set
+  // before connecting makes a peer that stops reading fill up sooner.
+  explicit raw_socket(std::uint16_t port, int receive_buffer = 0);
   ~raw_socket();
   raw_socket(const raw_socket&) = delete;
   raw_socket& operator=(const raw_socket&) = delete;
@@ -21,11 +23,15 @@ class raw_socket {
   std::string read_until(std::string_view until, std::chrono::milliseconds timeout);
   // True when the peer closed the connection (EOF or reset) within timeout.
   bool closed_by_peer(std::chrono::milliseconds timeout);
+  // Half-closes: the peer reads EOF, and this side can still read.
+  void shutdown_write();
+  // Reads and throws away whatever has arrived, without waiting.
+  std::size_t drain();
 
   // Sends a WebSocket upgrade for /ws; returns the response head.
   std::string upgrade(std::string_view extra_headers = {});
-  // One masked client frame (RFC 6455 §5.2).
-  void send_frame(std::uint8_t opcode, std::string_view payload);
+  // One masked client frame (RFC 6455 §5.2); fin = false for a fragment.
+  void send_frame(std::uint8_t opcode, std::string_view payload, bool fin = true);
 
  private:
   int fd_ = -1;

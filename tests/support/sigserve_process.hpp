@@ -22,6 +22,7 @@ class sigserve_process {
   sigserve_process& operator=(const sigserve_process&) = delete;
 
   std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string ws_url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws"; }
   std::string http_base() const { return "http://127.0.0.1:" + std::to_string(port_); }
 

@@ -1,9 +1,15 @@
 // sigserve as a user meets it: a real process on a free loopback port, driven
 // by the library's client and by hand-made HTTP and WebSocket frames.
+#include <algorithm>
+#include <cctype>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
+#include <utility>
+
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -426,6 +432,71 @@ TEST_CASE("listening on :: takes IPv6 and IPv4; 0.0.0.0 takes IPv4", "[sigserve]
   CHECK_FALSE(c.connect(v4.ws_url()));
 }
 
+TEST_CASE("a host name for --listen is resolved and served", "[sigserve]") {
+  sigserve_process s({"--listen", "localhost"});
+  for (auto url : {"ws://localhost:" + std::to_string(s.port()) + "/ws", s.ws_url()}) {
+    blocking_connection c;
+    INFO(url << "\nserver log:\n" << s.log());
+    REQUIRE_FALSE(c.connect(url));
+    CHECK(c.welcome().protocol == 1);
+  }
+}
+
+TEST_CASE("the start line echoes the effective settings, numbers as numbers", "[sigserve][cli]") {
+  setenv("SIGSERVE_RATE_LIMIT", "50", 1);
+  sigserve_process s({"--log-format", "json", "--room-capacity", "3", "--threads", "2"});
+  unsetenv("SIGSERVE_RATE_LIMIT");
+  std::string line;
+  for (int i = 0; i < 100 && line.empty(); ++i) {  // the logger writes from its own thread
+    auto log = s.log();
+    auto at = log.find("\"event\":\"start\"");
+    if (at != std::string::npos) {
+      auto begin = log.rfind('\n', at);
+      begin = begin == std::string::npos ? 0 : begin + 1;
+      line = log.substr(begin, log.find('\n', at) - begin);
+    } else {
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  INFO(s.log());
+  REQUIRE_FALSE(line.empty());
+  auto start = json::parse(line);
+  CHECK(start["threads"] == 2);
+  CHECK(start["room_capacity"] == 3);
+  CHECK(start["max_connections"] == 10000);
+  CHECK(start["max_http_connections"] == 1024);
+  CHECK(start["max_message_bytes"] == 65536);
+  CHECK(start["ping_interval_ms"] == 25000);
+  CHECK(start["ping_timeout_ms"] == 60000);
+  CHECK(start["rate_limit"] == 50);  // from the environment
+  CHECK(start["origins"] == "default");
+  CHECK(start["static"] == "built-in");
+  CHECK(start["log_level"] == "info");
+  CHECK(start["url"] == "http://127.0.0.1:" + std::to_string(s.port()));
+}
+
+TEST_CASE("an open-files limit below what the limits need is warned about", "[sigserve][cli]") {
+  using sigkit::test::run_command;
+  // A port already taken makes sigserve exit 1 right after its checks, which
+  // is all this needs; `ulimit -n` in sh lowers both the soft and hard limit.
+  sigserve_process taken;
+  auto port = std::to_string(taken.port());
+  auto low = run_command({"/bin/sh", "-c", "ulimit -n 512 && exec \"$0\" \"$@\"", sigkit::test::sigserve_path(),
+                          "--port", port});
+  INFO(low.err);
+  CHECK(low.status == 1);
+  CHECK(low.err.find("open-files-limit") != std::string::npos);
+  CHECK(low.err.find("ulimit -n") != std::string::npos);
+  CHECK(low.err.find("LimitNOFILE=") != std::string::npos);
+
+  auto enough = run_command({"/bin/sh", "-c", "ulimit -n 512 && exec \"$0\" \"$@\"", sigkit::test::sigserve_path(),
+                             "--port", port, "--max-connections", "100", "--max-http-connections", "100",
+                             "--threads", "1"});
+  INFO(enough.err);
+  CHECK(enough.status == 1);
+  CHECK(enough.err.find("open-files-limit") == std::string::npos);
+}
+
 TEST_CASE("options come from flags, a config file and the environment", "[sigserve][cli]") {
   SECTION("environment") {
     setenv("SIGSERVE_ROOM_CAPACITY", "3", 1);
@@ -451,7 +522,7 @@ TEST_CASE("options come from flags, a config file and the environment", "[sigser
     CHECK(b.join("one")->code == "room-full");
     std::remove(path);
   }
-  SECTION("a flag beats the file, which beats the environment") {
+  SECTION("a flag beats the environment, which beats the file") {
     char path[] = "/tmp/sigserve-config-XXXXXX";
     int fd = mkstemp(path);
     close(fd);
@@ -461,13 +532,122 @@ TEST_CASE("options come from flags, a config file and the environment", "[sigser
     sigserve_process s({"--config", path, "--ping-interval", "9s"});
     unsetenv("SIGSERVE_ROOM_CAPACITY");
     unsetenv("SIGSERVE_PING_INTERVAL");
+    blocking_connection a, b, c, d;
+    for (auto* x : {&a, &b, &c, &d}) connect(*x, s);
+    CHECK(a.welcome().ping_interval == 9s);  // flag over environment (7s) and file (5s)
+    CHECK(a.welcome().ping_timeout == 12s);  // the file fills what neither set
+    for (auto* x : {&a, &b, &c}) CHECK(x->join("prec")->kind == message_kind::joined);
+    CHECK(d.join("prec")->code == "room-full");  // environment (3) over file (1)
+    std::remove(path);
+  }
+  SECTION("the config file's path may come from the environment") {
+    char path[] = "/tmp/sigserve-config-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    std::ofstream(path) << "room-capacity = 1\n";
+    setenv("SIGSERVE_CONFIG", path, 1);
+    sigserve_process s;
+    unsetenv("SIGSERVE_CONFIG");
     blocking_connection a, b;
     connect(a, s);
     connect(b, s);
-    CHECK(a.welcome().ping_interval == 9s);               // flag over file and environment
-    CHECK(a.join("prec")->kind == message_kind::joined);
-    CHECK(b.join("prec")->code == "room-full");           // file (1) over environment (3)
+    CHECK(a.join("one")->kind == message_kind::joined);
+    CHECK(b.join("one")->code == "room-full");
     std::remove(path);
+  }
+}
+
+namespace {
+
+// A config file for one test, removed at the end of it.
+struct temp_config {
+  std::string path;
+  explicit temp_config(const std::string& text) {
+    char tmpl[] = "/tmp/sigserve-config-XXXXXX";
+    int fd = mkstemp(tmpl);
+    close(fd);
+    path = tmpl;
+    std::ofstream(path) << text;
+  }
+  ~temp_config() { std::remove(path.c_str()); }
+};
+
+// The one line a usage error must be.
+void check_usage_error(const sigkit::test::command_result& r) {
+  INFO(r.err);
+  CHECK(r.status == 2);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.rfind("sigserve: ", 0) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("a mistake in the config file or the environment says where it is", "[sigserve][cli]") {
+  using sigkit::test::run_command;
+  auto bin = sigkit::test::sigserve_path();
+  SECTION("an unknown key, with the closest option") {
+    temp_config file("port = 0\nroom-capacty = 3\n");
+    auto r = run_command({bin, "--config", file.path});
+    check_usage_error(r);
+    CHECK(r.err == "sigserve: unknown option 'room-capacty' in " + file.path + " (did you mean 'room-capacity'?)\n");
+  }
+  SECTION("an unknown key far from any option") {
+    temp_config file("colour = \"blue\"\n");
+    auto r = run_command({bin, "--config", file.path});
+    check_usage_error(r);
+    CHECK(r.err.find("unknown option 'colour' in " + file.path) != std::string::npos);
+    CHECK(r.err.find("did you mean") == std::string::npos);
+  }
+  SECTION("a section") {
+    temp_config file("[server]\nport = 0\n");
+    auto r = run_command({bin, "--config", file.path});
+    check_usage_error(r);
+    CHECK(r.err.find("unknown section [server] in " + file.path) != std::string::npos);
+  }
+  SECTION("a bad value in the file names the file and the key") {
+    temp_config file("room-capacity = -1\n");
+    auto r = run_command({bin, "--config", file.path});
+    check_usage_error(r);
+    CHECK(r.err.rfind("sigserve: " + file.path + ": room-capacity = -1: ", 0) == 0);
+  }
+  SECTION("a missing file") {
+    auto r = run_command({bin, "--config", "/nonexistent/sigserve.toml"});
+    check_usage_error(r);
+    CHECK(r.err.find("/nonexistent/sigserve.toml") != std::string::npos);
+  }
+  SECTION("a bad value in the environment names the variable") {
+    setenv("SIGSERVE_PORT", "abc", 1);
+    auto r = run_command({bin});
+    unsetenv("SIGSERVE_PORT");
+    check_usage_error(r);
+    CHECK(r.err.rfind("sigserve: SIGSERVE_PORT=abc: ", 0) == 0);
+  }
+  SECTION("a cross-check names where each value came from") {
+    setenv("SIGSERVE_PING_TIMEOUT", "5s", 1);
+    auto r = run_command({bin, "--ping-interval", "10s"});
+    unsetenv("SIGSERVE_PING_TIMEOUT");
+    check_usage_error(r);
+    CHECK(r.err == "sigserve: SIGSERVE_PING_TIMEOUT (5s) must be longer than --ping-interval (10s)\n");
+  }
+}
+
+TEST_CASE("numbers outside their range are refused, not wrapped", "[sigserve][cli]") {
+  using sigkit::test::run_command;
+  auto bin = sigkit::test::sigserve_path();
+  // -1 once meant "unlimited" (unsigned wrap-around) for --room-capacity and
+  // a 300-digit bound for --rate-limit.
+  for (std::vector<std::string> bad :
+       {std::vector<std::string>{"--room-capacity", "-1"}, {"--room-capacity=-1"}, {"--rate-limit", "-1"},
+        {"--rate-limit", "nan"}, {"--rate-limit", "inf"}, {"--rate-burst", "0"}, {"--port", "65536"},
+        {"--port", "010"}, {"--max-connections", "0"}, {"--threads", "0"}, {"--max-message-bytes", "0x100"},
+        {"--write-timeout", "-1s"}, {"--drain-timeout", "-1s"}, {"--ping-timeout", "500us"}, {"--listen", ""},
+        {"--max-send-queue-bytes", "2048", "--max-queued-bytes", "1024"}}) {
+    auto flag = bad[0].substr(0, bad[0].find('='));
+    bad.insert(bad.begin(), bin);
+    auto r = run_command(bad);
+    INFO(bad[1] << " " << (bad.size() > 2 ? bad[2] : ""));
+    check_usage_error(r);
+    CHECK(r.err.find(flag) != std::string::npos);  // refused for this flag, not for something else
   }
 }
 
@@ -478,9 +658,25 @@ TEST_CASE("sigserve --help, --version and bad flags", "[sigserve][cli]") {
   CHECK(help.status == 0);
   for (auto flag : {"--listen", "--port", "--room-capacity", "--max-message-bytes", "--ping-interval",
                     "--ping-timeout", "--handshake-timeout", "--max-connections", "--max-send-queue-bytes",
-                    "--allowed-origin", "--static", "--threads", "--log-level", "--log-format", "--config"}) {
+                    "--allowed-origin", "--static", "--threads", "--log-level", "--log-format", "--config",
+                    "--rate-limit", "--rate-burst"}) {
     INFO(flag);
     CHECK(help.out.find(flag) != std::string::npos);
+  }
+  // The new flags, each with its default and its variable.
+  for (auto [flag, shown] : {std::pair{"--write-timeout", "=10s"}, {"--max-http-connections", "=1024"},
+                             {"--max-queued-bytes", "=268435456"}, {"--static-max-bytes", "=16777216"},
+                             {"--drain-delay", "=0"}, {"--drain-timeout", "=1500ms"},
+                             {"--max-send-queue-bytes", "=262144"}}) {
+    INFO(flag);
+    auto at = help.out.find(std::string(flag) + " ");
+    REQUIRE(at != std::string::npos);
+    auto line = help.out.substr(at, help.out.find('\n', at) - at);
+    CHECK(line.find(shown) != std::string::npos);
+    std::string variable = std::string("SIGSERVE_") + (flag + 2);
+    std::replace(variable.begin(), variable.end(), '-', '_');
+    std::transform(variable.begin(), variable.end(), variable.begin(), [](unsigned char c) { return std::toupper(c); });
+    CHECK(line.find("(Env:" + variable + ")") != std::string::npos);
   }
   auto version = run_command({bin, "--version"});
   CHECK(version.status == 0);

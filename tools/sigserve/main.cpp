@@ -1,15 +1,26 @@
 // sigserve: the signaling server. Command-line wiring only; the server is
 // sigkit::server::signaling_server.
 //
+// Options come from flags, then SIGSERVE_<OPTION> variables, then --config
+// FILE (tools/layered_config.hpp), each filling only what the one before
+// left unset.
+//
 // Exit codes: 0 clean shutdown (or --help/--version), 1 could not start
-// (address in use, unreadable --static dir), 2 usage error.
+// (address in use, unresolvable --listen name), 2 usage error (one line on
+// stderr, naming the flag, the variable, or the file and key at fault).
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
-#include <iostream>
+#include <exception>
 #include <string>
 #include <thread>
 
 #include "cli.hpp"
+#include "layered_config.hpp"
+#include "open_files.hpp"
 #include "sigkit/log.hpp"
+#include "sigkit/server/options.hpp"
 #include "sigkit/server/server.hpp"
 
 namespace sigkit::embedded {
@@ -17,6 +28,11 @@ extern const std::string_view demo_page;
 }
 
 namespace {
+
+using namespace std::chrono_literals;
+using sigkit::cli::duration_in;
+using sigkit::cli::duration_name;
+using sigkit::cli::whole_number;
 
 constexpr int exit_start_failure = 1;
 
@@ -29,96 +45,172 @@ std::string browser_url(const std::string& listen, std::uint16_t port) {
   return "http://" + host + ":" + std::to_string(port);
 }
 
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   sigkit::server::options opts;
-  std::string ping_interval = "25s", ping_timeout = "60s", handshake_timeout = "10s";
+  opts.threads = std::max(1u, std::thread::hardware_concurrency());
+  // Durations are read as text ("25s") and converted after parsing; their
+  // defaults are the options struct's, spelt the way a flag takes them.
+  std::string ping_interval = duration_name(opts.ping_interval), ping_timeout = duration_name(opts.ping_timeout),
+              handshake_timeout = duration_name(opts.handshake_timeout),
+              write_timeout = duration_name(opts.write_timeout), drain_delay = duration_name(opts.drain_delay),
+              drain_timeout = duration_name(opts.drain_timeout);
   std::string log_level = "info", log_format = "text", static_dir;
-  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
 
   CLI::App app{
       "sigserve: WebRTC signaling server (protocol v1) with a built-in demo page.\n"
-      "Every option can also be set in a TOML/INI file (--config) or as an environment\n"
-      "variable SIGSERVE_<OPTION> (e.g. SIGSERVE_PORT=9000).\n"
+      "Every option can also be set as an environment variable SIGSERVE_<OPTION>\n"
+      "(SIGSERVE_PORT=9000) or in a TOML/INI file given with --config (port = 9000).\n"
+      "A flag beats the environment, which beats the file; an unknown key in the file\n"
+      "is an error.\n"
       "Exit codes: 0 clean shutdown, 1 could not start, 2 usage error.",
       "sigserve"};
+  sigkit::cli::layered_config layers(app, "SIGSERVE_");
   app.set_version_flag("--version", std::string("sigserve ") + SIGKIT_VERSION + " (protocol 1)");
-  app.set_config("--config", "", "Read options from this TOML/INI file");
+  layers.add_config_option("--config", "Read options from this TOML/INI file");
   app.option_defaults()->always_capture_default();
 
-  app.add_option("--listen", opts.listen_address, "Address to listen on (:: and 0.0.0.0 for all)")
-      ->envname("SIGSERVE_LISTEN");
-  app.add_option("--port", opts.port, "TCP port; 0 picks a free port and prints it")
-      ->envname("SIGSERVE_PORT");
+  // --- where -------------------------------------------------------------------
+  app.add_option("--listen", opts.listen_address,
+                 "Address or host name to listen on (:: and 0.0.0.0 for all; a name listens on every "
+                 "address it resolves to)")
+      ->check(sigkit::cli::non_empty);
+  app.add_option("--port", opts.port, "TCP port; 0 picks a free port and prints it")->check(whole_number(0, 65535));
+  app.add_option("--threads", opts.threads, "Worker threads, one event loop each (default: number of cores)")
+      ->check(whole_number(1, 1024));
+
+  // --- the protocol --------------------------------------------------------------
   app.add_option("--room-capacity", opts.room_capacity, "Members per room; 0 = unlimited")
-      ->envname("SIGSERVE_ROOM_CAPACITY");
+      ->check(whole_number(0, 1'000'000));
   app.add_option("--max-message-bytes", opts.max_message_bytes,
                  "Largest accepted message; larger ones close the connection with 1009")
-      ->envname("SIGSERVE_MAX_MESSAGE_BYTES")
-      ->check(CLI::Range(std::size_t{64}, std::size_t{64} << 20));
-  app.add_option("--ping-interval", ping_interval, "WebSocket ping interval; 0 disables pings")
-      ->envname("SIGSERVE_PING_INTERVAL")
-      ->check(sigkit::cli::duration_text);
-  app.add_option("--ping-timeout", ping_timeout, "Drop a connection silent for this long")
-      ->envname("SIGSERVE_PING_TIMEOUT")
-      ->check(sigkit::cli::duration_text);
-  app.add_option("--handshake-timeout", handshake_timeout, "Limit for HTTP requests and WebSocket handshakes")
-      ->envname("SIGSERVE_HANDSHAKE_TIMEOUT")
-      ->check(sigkit::cli::duration_text);
-  app.add_option("--max-connections", opts.max_connections, "Open WebSockets; beyond it upgrades get HTTP 503")
-      ->envname("SIGSERVE_MAX_CONNECTIONS");
-  app.add_option("--max-send-queue-bytes", opts.max_send_queue_bytes,
-                 "Unsent bytes per connection before it is closed with 1008")
-      ->envname("SIGSERVE_MAX_SEND_QUEUE_BYTES")
-      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 34));
+      ->check(whole_number(64, std::uint64_t{64} << 20));
+  auto* ping_interval_opt = app.add_option("--ping-interval", ping_interval, "WebSocket ping interval; 0 disables pings")
+                                ->check(duration_in(0s, 1h));
+  auto* ping_timeout_opt = app.add_option("--ping-timeout", ping_timeout, "Drop a connection silent for this long")
+                               ->check(duration_in(1ms, 24h));
   app.add_option("--rate-limit", opts.rate_limit, "Messages per second per connection; 0 = unlimited")
-      ->envname("SIGSERVE_RATE_LIMIT")
-      ->check(CLI::NonNegativeNumber);
+      ->check(sigkit::cli::real_number(0, 1'000'000));
   app.add_option("--rate-burst", opts.rate_burst, "Messages a connection may send at once")
-      ->envname("SIGSERVE_RATE_BURST")
-      ->check(CLI::PositiveNumber);
+      ->check(sigkit::cli::real_number(1, 1'000'000));
+
+  // --- what a connection may hold --------------------------------------------------
+  app.add_option("--handshake-timeout", handshake_timeout,
+                 "Limit for an HTTP request, the WebSocket upgrade and the close handshake")
+      ->check(duration_in(1ms, 1h));
+  app.add_option("--write-timeout", write_timeout,
+                 "A connection whose unsent data has not moved for this long is closed with 1008")
+      ->check(duration_in(1ms, 1h));
+  app.add_option("--max-connections", opts.max_connections, "Open WebSockets; beyond it upgrades get HTTP 503")
+      ->check(whole_number(1, 10'000'000));
+  app.add_option("--max-http-connections", opts.max_http_connections,
+                 "Connections not (yet) upgraded; beyond it the oldest is dropped")
+      ->check(whole_number(1, 1'000'000));
+  auto* send_queue_opt = app.add_option("--max-send-queue-bytes", opts.max_send_queue_bytes,
+                                        "Unsent bytes per connection before it is closed with 1008")
+                             ->check(whole_number(1024, std::uint64_t{1} << 34));
+  auto* queued_opt = app.add_option("--max-queued-bytes", opts.max_queued_bytes,
+                                    "Unsent bytes of all connections together (bounds the server's memory)")
+                         ->check(whole_number(1024, std::uint64_t{1} << 40));
+
+  // --- who may connect ---------------------------------------------------------------
   app.add_option("--allowed-origin", opts.allowed_origins,
-                 "Browser origin allowed to connect (repeatable; * allows all). Default: loopback and "
-                 "same-host origins, and clients that send no Origin")
-      ->envname("SIGSERVE_ALLOWED_ORIGIN")
+                 "Browser origin allowed to connect (repeatable, or comma-separated; * allows all). Default: "
+                 "loopback and same-host origins, and clients that send no Origin")
       ->delimiter(',');
+
+  // --- HTTP ---------------------------------------------------------------------------
   app.add_option("--static", static_dir, "Serve this directory instead of the built-in demo page")
-      ->envname("SIGSERVE_STATIC")
       ->check(CLI::ExistingDirectory);
-  app.add_option("--threads", threads, "Worker threads (default: number of cores)")
-      ->envname("SIGSERVE_THREADS")
-      ->check(CLI::Range(1u, 1024u));
+  app.add_option("--static-max-bytes", opts.static_max_bytes, "Larger files under --static are not served (413)")
+      ->check(whole_number(1, std::uint64_t{1} << 40));
+
+  // --- stopping --------------------------------------------------------------------------
+  app.add_option("--drain-delay", drain_delay,
+                 "After SIGTERM, /readyz answers 503 while serving goes on this long (for load balancers)")
+      ->check(duration_in(0s, 1h));
+  app.add_option("--drain-timeout", drain_timeout,
+                 "After the drain delay, every WebSocket is closed with 1001 and given this long to finish")
+      ->check(duration_in(0s, 1h));
+
+  // --- logs -------------------------------------------------------------------------------
   app.add_option("--log-level", log_level, "debug, info, warn, error or off")
-      ->envname("SIGSERVE_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
   app.add_option("--log-format", log_format, "text or json (one JSON object per line)")
-      ->envname("SIGSERVE_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}));
 
-  if (auto stop = sigkit::cli::parse(app, argc, argv)) return *stop;
+  if (auto stop = sigkit::cli::parse(layers, argc, argv)) return *stop;
 
   opts.ping_interval = sigkit::cli::duration_of<std::chrono::milliseconds>(ping_interval);
   opts.ping_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(ping_timeout);
   opts.handshake_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(handshake_timeout);
+  opts.write_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(write_timeout);
+  opts.drain_delay = sigkit::cli::duration_of<std::chrono::milliseconds>(drain_delay);
+  opts.drain_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(drain_timeout);
   if (opts.ping_interval.count() > 0 && opts.ping_timeout <= opts.ping_interval) {
-    std::fprintf(stderr, "sigserve: --ping-timeout (%s) must be longer than --ping-interval (%s)\n",
-                 ping_timeout.c_str(), ping_interval.c_str());
+    std::fprintf(stderr, "sigserve: %s (%s) must be longer than %s (%s)\n",
+                 layers.setting_name(ping_timeout_opt).c_str(), ping_timeout.c_str(),
+                 layers.setting_name(ping_interval_opt).c_str(), ping_interval.c_str());
+    return sigkit::cli::exit_usage;
+  }
+  if (opts.max_queued_bytes < opts.max_send_queue_bytes) {
+    std::fprintf(stderr, "sigserve: %s (%zu) must be at least %s (%zu)\n", layers.setting_name(queued_opt).c_str(),
+                 opts.max_queued_bytes, layers.setting_name(send_queue_opt).c_str(), opts.max_send_queue_bytes);
     return sigkit::cli::exit_usage;
   }
   if (!static_dir.empty()) opts.static_dir = static_dir;
   opts.demo_page = std::string(sigkit::embedded::demo_page);
   opts.server_name = std::string("sigserve/") + SIGKIT_VERSION;
+  opts.version = SIGKIT_VERSION;
 
   sigkit::logger log(*sigkit::parse_log_level(log_level),
                      log_format == "json" ? sigkit::log_format::json : sigkit::log_format::text);
+  // Not an error: the environment is shared with other programs.
+  for (const auto& unknown : layers.unknown_variables())
+    log.warn("unknown-variable", {{"variable", unknown.name},
+                                  {"hint", unknown.suggestion ? "did you mean " + *unknown.suggestion + "?"
+                                                              : std::string("no sigserve option reads it")}});
+
+  // Every connection is a descriptor: raise the soft limit to the hard one,
+  // and say so when even that is short of what the limits allow.
+  auto needed = sigkit::sigserve::open_files_needed(opts.max_connections, opts.max_http_connections, opts.threads);
+  if (auto limit = sigkit::sigserve::raise_open_files_limit(); limit && limit->soft < needed) {
+    log.warn("open-files-limit",
+             {{"limit", limit->soft},
+              {"needed", needed},
+              {"hint", "connections beyond the limit cannot be accepted; raise the hard limit with ulimit -n N "
+                       "in the starting shell or LimitNOFILE=N in the systemd unit, or lower "
+                       "--max-connections / --max-http-connections"}});
+  }
+
   try {
     sigkit::server::signaling_server server(opts, log);
     auto url = browser_url(opts.listen_address, server.port());
     std::printf("sigserve listening on %s/ (open %s/<room> in two browser tabs)\n", url.c_str(), url.c_str());
     std::fflush(stdout);
-    log.info("start", {{"url", url}, {"threads", std::to_string(threads)}});
-    server.run(threads, /*handle_signals=*/true);
+    auto origins = opts.allowed_origins.empty() ? std::string("default") : joined(opts.allowed_origins);
+    auto static_text = opts.static_dir ? opts.static_dir->string() : std::string("built-in");
+    log.info("start", {{"url", url},
+                       {"addresses", joined(server.addresses())},
+                       {"threads", opts.threads},
+                       {"room_capacity", opts.room_capacity},
+                       {"max_connections", opts.max_connections},
+                       {"max_http_connections", opts.max_http_connections},
+                       {"max_message_bytes", opts.max_message_bytes},
+                       {"ping_interval_ms", opts.ping_interval.count()},
+                       {"ping_timeout_ms", opts.ping_timeout.count()},
+                       {"rate_limit", opts.rate_limit},
+                       {"origins", origins},
+                       {"static", static_text},
+                       {"log_level", log_level}});
+    server.run(/*handle_signals=*/true);
     log.info("stopped");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sigserve: %s\n", e.what());

@@ -21,8 +21,11 @@ outcome refuse(const member& sender, proto::error_code code, std::string_view wh
 std::optional<outcome> answer_without_rooms(const member& sender, std::string_view current_room,
                                             const proto::client_message& message) {
   using proto::message_type;
-  if (message.type == message_type::ping)
-    return outcome{{{sender.handle, frame(proto::encode_pong(message.rid_json))}}, {}, {}, false, 0};
+  if (message.type == message_type::ping) {
+    outcome pong;
+    pong.deliveries.push_back({sender.handle, frame(proto::encode_pong(message.rid_json))});
+    return pong;
+  }
   if (message.type == message_type::join) {
     if (current_room.empty()) return std::nullopt;
     return refuse(sender, proto::error_code::already_joined,
@@ -105,11 +108,13 @@ outcome room_registry::relay(const member& sender, std::string_view room, const 
       return refuse(sender, proto::error_code::unknown_peer,
                     "no peer " + *message.to + " in room " + std::string(room), message.rid_json);
     result.deliveries.push_back({target->handle, frame(proto::relay_text(message.relay_body, sender.id))});
+    result.relayed = message.type;
     return result;
   }
   auto relayed = frame(proto::relay_text(message.relay_body, sender.id));
   for (const auto& m : members)
     if (m.handle != sender.handle) result.deliveries.push_back({m.handle, relayed});
+  result.relayed = message.type;
   return result;
 }
 

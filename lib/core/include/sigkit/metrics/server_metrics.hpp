@@ -1,11 +1,16 @@
 // sigserve's counters, rendered in the Prometheus text exposition format.
-// Lock-free: every thread bumps atomics; a scrape reads them.
+//
+// Each event loop owns one `loop_metrics` and is its only writer, so counting
+// is a relaxed load and store: no locked instruction and no cache line shared
+// between cores on the hot path. A scrape reads every loop's set and adds
+// them up.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -13,55 +18,85 @@
 
 namespace sigkit::metrics {
 
+// A count with one writing thread and any number of readers.
+class local_counter {
+ public:
+  void add(std::uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  std::uint64_t value() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
 // Why a WebSocket connection ended (label `reason` of sigserve_closes_total).
 enum class close_reason {
   client_close,         // the client sent a close frame
-  network_error,        // the TCP connection broke
+  network_error,        // the TCP connection broke, or the client left without a close frame
   heartbeat_timeout,    // nothing heard for --ping-timeout
   message_too_big,      // 1009
   binary_frame,         // 1003
   send_queue_overflow,  // 1008: the receiver fell too far behind
+  write_timeout,        // 1008: its send queue did not move for --write-timeout
   shutdown,             // 1001
-  protocol_error,       // invalid WebSocket framing or UTF-8
+  protocol_error,       // invalid WebSocket framing (1002) or UTF-8 (1007)
+  internal_error,       // 1011: a bug of ours, caught at the connection's boundary
 };
-inline constexpr std::size_t close_reason_count = 8;
+inline constexpr std::size_t close_reason_count = 10;
 std::string_view to_string(close_reason reason) noexcept;
 
 // Why an upgrade was refused before any WebSocket traffic.
-enum class refusal { origin, capacity, shutting_down };
-inline constexpr std::size_t refusal_count = 3;
+enum class refusal { origin, capacity, shutting_down, bad_handshake };
+inline constexpr std::size_t refusal_count = 4;
 std::string_view to_string(refusal reason) noexcept;
 
-// A Prometheus histogram with fixed buckets (seconds). Observations from any
-// thread; cumulative counts are computed at scrape time.
+// A Prometheus histogram with fixed buckets (seconds), written by one thread.
 class duration_histogram {
  public:
   static constexpr std::array<double, 14> bounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                  0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5};
   void observe(std::chrono::nanoseconds value) noexcept;
-  void write(std::string& out, std::string_view name, std::string_view help) const;
+  std::uint64_t bucket(std::size_t i) const noexcept { return buckets_[i].value(); }  // i == bounds.size(): +Inf
+  std::uint64_t sum_ns() const noexcept { return sum_ns_.value(); }
 
  private:
-  std::array<std::atomic<std::uint64_t>, bounds.size() + 1> buckets_{};  // last is +Inf
-  std::atomic<std::uint64_t> count_{0};
-  std::atomic<std::uint64_t> sum_ns_{0};
+  std::array<local_counter, bounds.size() + 1> buckets_{};
+  local_counter sum_ns_;
 };
 
-struct server_metrics {
-  std::atomic<std::int64_t> connections_open{0};
-  std::atomic<std::uint64_t> connections_total{0};
-  std::atomic<std::int64_t> rooms{0};
-  std::atomic<std::uint64_t> joins{0};
-  std::array<std::atomic<std::uint64_t>, proto::message_type_count> relayed{};  // by type
-  std::array<std::atomic<std::uint64_t>, proto::error_code_count> errors{};     // by code
-  std::array<std::atomic<std::uint64_t>, close_reason_count> closes{};
-  std::array<std::atomic<std::uint64_t>, refusal_count> upgrades_refused{};
-  std::atomic<std::uint64_t> send_queue_overflows{0};
-  std::atomic<std::uint64_t> messages_received{0};
-  std::atomic<std::uint64_t> messages_sent{0};
+// What one event loop counts.
+struct loop_metrics {
+  local_counter connections_opened;  // WebSockets upgraded on this loop
+  local_counter connections_closed;
+  local_counter http_opened;         // TCP connections accepted
+  local_counter http_closed;         // ... that ended before an upgrade (or were refused one)
+  local_counter http_requests;
+  local_counter http_evicted;        // dropped to make room under --max-http-connections
+  local_counter joins;
+  std::array<local_counter, proto::message_type_count> relayed{};  // by type
+  std::array<local_counter, proto::error_code_count> errors{};     // by code
+  std::array<local_counter, close_reason_count> closes{};
+  std::array<local_counter, refusal_count> upgrades_refused{};
+  local_counter messages_received;
+  local_counter messages_sent;
   duration_histogram join_latency;  // join frame read -> joined frame written
-
-  std::string prometheus_text() const;
 };
+
+// Figures of the process as a whole, read at scrape time.
+struct process_figures {
+  double cpu_seconds = 0;
+  std::uint64_t resident_bytes = 0;
+  std::uint64_t open_fds = 0;
+  std::uint64_t max_fds = 0;
+  double start_time_seconds = 0;  // since the Unix epoch
+};
+
+struct server_gauges {
+  std::int64_t rooms = 0;
+  std::uint64_t queued_bytes = 0;  // unsent bytes, all connections
+  bool ready = true;               // false once draining
+};
+
+std::string prometheus_text(std::span<const loop_metrics* const> loops, const server_gauges& gauges,
+                            const process_figures& process, std::string_view version);
 
 }  // namespace sigkit::metrics

@@ -42,6 +42,7 @@ struct outcome {
   std::optional<proto::error_code> error;  // set when the sender got an `error`
   std::optional<std::string> joined;       // the room the sender has just joined
   bool left = false;                       // the sender is no longer in its room
+  std::optional<proto::message_type> relayed;  // a relay that reached its receivers
   int rooms_delta = 0;                     // +1 a room was created, -1 one ceased to exist
 };
 

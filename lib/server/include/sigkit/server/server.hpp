@@ -1,39 +1,18 @@
 // sigserve's engine: an HTTP + WebSocket server speaking protocol v1, with the
-// demo page, health and metrics endpoints. Beast stays behind this header.
+// demo page, health, readiness and metrics endpoints. One event loop per
+// thread; rooms in a sharded in-process hub. Asio and Beast stay behind this
+// header.
 #pragma once
 
-#include <chrono>
-#include <cstddef>
 #include <cstdint>
-#include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "sigkit/log.hpp"
+#include "sigkit/server/options.hpp"
 
 namespace sigkit::server {
-
-struct options {
-  std::string listen_address = "127.0.0.1";
-  std::uint16_t port = 8080;                       // 0 picks a free port
-  std::size_t room_capacity = 2;                    // 0 = unlimited
-  std::size_t max_message_bytes = 64 * 1024;        // larger frames close with 1009
-  std::chrono::milliseconds ping_interval{25'000};  // WebSocket ping cadence
-  std::chrono::milliseconds ping_timeout{60'000};   // silence before the connection is dropped
-  std::chrono::milliseconds handshake_timeout{10'000};
-  std::size_t max_connections = 10'000;            // beyond: HTTP 503 on upgrade
-  std::size_t max_send_queue_bytes = 1024 * 1024;  // beyond: close 1008
-  double rate_limit = 100;                         // messages/s per connection, 0 = off
-  double rate_burst = 200;
-  std::vector<std::string> allowed_origins;        // see origin_policy
-  std::optional<std::filesystem::path> static_dir; // replaces the built-in page
-  std::string demo_page;                           // HTML served at / and /<room>
-  std::string server_name = "sigserve/0.1.0";
-  std::chrono::milliseconds drain_timeout{1'500};  // shutdown grace for close handshakes
-};
 
 class signaling_server {
  public:
@@ -44,12 +23,15 @@ class signaling_server {
   signaling_server& operator=(const signaling_server&) = delete;
 
   std::uint16_t port() const noexcept;  // the bound port (useful with port 0)
+  const std::vector<std::string>& addresses() const noexcept;  // what --listen resolved to
 
-  // Serves on `threads` threads (the caller's included) until stop() or, when
-  // handle_signals, SIGINT/SIGTERM; then closes every connection with 1001.
-  void run(unsigned threads, bool handle_signals);
+  // Serves on options::threads threads (the caller's included) until stop()
+  // or, when handle_signals, SIGINT/SIGTERM. Then /readyz answers 503 at
+  // once; after options::drain_delay every WebSocket is closed with 1001 and
+  // given options::drain_timeout to finish; then run() returns.
+  void run(bool handle_signals);
 
-  // Begins a graceful stop; safe from any thread.
+  // Begins that graceful stop; safe from any thread.
   void stop();
 
  private:

@@ -1,0 +1,75 @@
+// One TCP connection, as an event loop keeps it: a small struct in the loop's
+// table, touched only by that loop's thread. It holds no read buffer, no timer
+// and no coroutine frame while idle (docs/transport.md counts its bytes):
+// bytes are read into the loop's buffer, deadlines sit in the loop's timer
+// wheel, and only the bytes of an unfinished request or frame stay here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "byte_buffer.hpp"
+#include "peer_address.hpp"
+#include "send_queue.hpp"
+#include "sigkit/metrics/server_metrics.hpp"
+#include "sigkit/rate_limit.hpp"
+#include "sigkit/timer_wheel.hpp"
+#include "sigkit/websocket/reader.hpp"
+
+namespace sigkit::server {
+
+// The connection is its own entry in its loop's timer wheel (one deadline at
+// a time: the nearest of its heartbeat, handshake, close and write deadlines).
+struct connection : timer_wheel::entry {
+  static constexpr std::uint32_t no_slot = 0xFFFFFFFF;
+
+  enum class phase : std::uint8_t {
+    free,       // a slot of the table with no connection in it
+    http,       // reading HTTP requests, until one upgrades
+    websocket,  // speaking the protocol
+    closing,    // our close frame (or Connection: close response) is out; waiting for the peer, briefly
+  };
+
+  int fd = -1;
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;  // bumped when the slot is freed, so stale handles miss
+  phase state = phase::free;
+  bool eof = false;                // the peer has shut down its sending side
+  bool close_when_flushed = false;  // nothing more to say: close once the queue is written
+  bool waiting_for_file = false;   // HTTP: a static file is being read for it elsewhere
+  bool reason_set = false;
+  bool dirty = false;              // corked frames waiting for the end of the pass
+  bool write_interest = false;     // EPOLLOUT registered: the socket would not take everything
+  metrics::close_reason reason = metrics::close_reason::network_error;
+  std::uint16_t requests = 0;      // HTTP requests answered on it
+  std::uint16_t scanned = 0;       // HTTP: bytes of `input` already searched for the end of the head
+
+  byte_buffer input;  // bytes read but not yet consumed: part of a request head or of a frame
+  websocket::reader reader{websocket::role::server, 0};
+  send_queue out;
+
+  std::string peer;  // protocol id, after the upgrade
+  std::string room;  // the room it is in, empty for none
+  token_bucket bucket;
+
+  // In ticks of the loop's wheel (see event_loop::tick_length()).
+  std::uint32_t phase_since = 0;  // start of the current HTTP request, or of the close handshake
+  std::uint32_t opened = 0;       // upgrade
+  std::uint32_t last_heard = 0;   // any frame from the peer
+  std::uint32_t last_ping = 0;
+  std::uint32_t stalled_since = 0;  // when the backlog last failed to move
+
+  // The loop's list of not-yet-upgraded connections, oldest first, by slot.
+  std::uint32_t http_prev = no_slot;
+  std::uint32_t http_next = no_slot;
+
+  peer_address remote;
+
+  void set_reason(metrics::close_reason r) noexcept {
+    if (!reason_set) reason = r;
+    reason_set = true;
+  }
+};
+
+}  // namespace sigkit::server
