@@ -3,9 +3,11 @@
 #
 #   tools/dev.sh run [sigserve flags]   install what is missing, build, start sigserve
 #   tools/dev.sh test                   install what is missing, build, run every test
+#   tools/dev.sh fuzz [SECONDS]         build the libFuzzer targets (clang) and run each (default 60 s)
 #
-# `test` also builds and runs the suite under ASan+UBSan and under TSan when
-# CI=true or with --sanitize. Packages are installed only when missing.
+# `test` also builds and runs the suite under ASan+UBSan and under TSan, and
+# runs every fuzzer for a bounded time, when CI=true or with --sanitize.
+# Packages are installed only when missing.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +18,7 @@ jobs=$(nproc)
 
 build_packages=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libcli11-dev nlohmann-json3-dev libssl-dev libidn-dev)
 test_packages=(catch2 chromium coturn openssl)
+fuzz_packages=(clang libclang-rt-14-dev)
 
 install_missing() {
   local missing=()
@@ -39,6 +42,23 @@ configure_and_build() {  # dir, extra cmake args...
 
 run_suite() {  # dir
   ctest --test-dir "$1" -j "$jobs" --output-on-failure
+}
+
+run_fuzzers() {  # seconds per target
+  local seconds=$1 dir=build-fuzz
+  CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSIGKIT_FUZZ=ON \
+    -DSIGKIT_BUILD_TESTS=OFF -DSIGKIT_BUILD_TOOLS=OFF >/dev/null
+  local targets
+  targets=$(sed -n 's/^sigkit_fuzzer(\([a-z_]*\) .*/\1/p' tests/fuzz/CMakeLists.txt)
+  # shellcheck disable=SC2086
+  cmake --build "$dir" -j "$jobs" --target $targets
+  for t in $targets; do
+    mkdir -p "$dir/corpus/$t"
+    echo "fuzzing $t for $seconds s"
+    "$dir/tests/fuzz/$t" -max_total_time="$seconds" -print_final_stats=1 "$dir/corpus/$t" 2>"$dir/$t.log" ||
+      { tail -50 "$dir/$t.log" >&2; echo "fuzzer $t found a crash" >&2; exit 1; }
+    grep -E "stat::number_of_executed_units" "$dir/$t.log" || true
+  done
 }
 
 case "${1:-}" in
@@ -75,10 +95,19 @@ case "${1:-}" in
           run_suite "$dir"
         echo "sanitizer suite ($s): $((SECONDS - started)) s"
       done
+      started=$SECONDS
+      install_missing "${fuzz_packages[@]}"
+      run_fuzzers 60
+      echo "fuzzers: $((SECONDS - started)) s"
     fi
     ;;
+  fuzz)
+    shift
+    install_missing "${build_packages[@]}" "${fuzz_packages[@]}"
+    run_fuzzers "${1:-60}"
+    ;;
   *)
-    echo "usage: tools/dev.sh run [sigserve flags] | tools/dev.sh test [--sanitize]" >&2
+    echo "usage: tools/dev.sh run [sigserve flags] | tools/dev.sh test [--sanitize] | tools/dev.sh fuzz [SECONDS]" >&2
     exit 2
     ;;
 esac

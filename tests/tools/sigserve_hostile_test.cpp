@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sigkit/client/client.hpp"
+#include "support/expectations.hpp"
 #include "support/raw_socket.hpp"
 #include "support/server_figures.hpp"
 #include "support/sigserve_process.hpp"
@@ -19,6 +20,9 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 using sigkit::client::blocking_connection;
 using sigkit::client::message_kind;
+using sigkit::test::connect;
+using sigkit::test::expect;
+using sigkit::test::expect_silence;
 using sigkit::test::metric;
 using sigkit::test::metrics_text;
 using sigkit::test::raw_socket;
@@ -36,11 +40,6 @@ std::unique_ptr<raw_socket> silent_peer(const sigserve_process& s, const std::st
   return raw;
 }
 
-void connect(blocking_connection& c, const sigserve_process& s) {
-  auto ec = c.connect(s.ws_url());
-  INFO(ec.message() << "\nserver log:\n" << s.log());
-  REQUIRE_FALSE(ec);
-}
 
 // Relays large messages at the room until the server holds a backlog for
 // the silent member (its socket is full); returns the backlog seen.
@@ -72,6 +71,64 @@ int upgrade_status(const sigserve_process& s) {
 }
 
 }  // namespace
+
+TEST_CASE("a receiver that stops reading is closed with 1008, and the sender is told", "[sigserve][hostile]") {
+  sigserve_process s({"--max-send-queue-bytes", "65536", "--rate-limit", "0", "--handshake-timeout", "1s"});
+  auto slow = silent_peer(s, "slow");
+  blocking_connection sender;
+  connect(sender, s);
+  auto joined = sender.join("slow");
+  REQUIRE(joined->kind == message_kind::joined);
+  REQUIRE(joined->peers.size() == 1);
+  auto slow_id = joined->peers[0];
+
+  // Kernel buffers absorb a few MiB before the server's queue starts to grow.
+  std::string pad(32 * 1024, 'x');
+  bool told = false;
+  for (int i = 0; i < 1000 && !told; ++i) {
+    REQUIRE(sender.send(json{{"type", "message"}, {"pad", pad}}) == std::error_code{});
+    auto m = sender.receive(0ms);
+    if (m.ok()) {
+      REQUIRE(m->kind == message_kind::peer_left);
+      CHECK(m->peer == slow_id);
+      told = true;
+    }
+  }
+  if (!told) CHECK(expect(sender, message_kind::peer_left).peer == slow_id);
+  CHECK(metric(metrics_text(s.port()), "sigserve_send_queue_overflows_total") == 1);
+  // The close is counted once the handshake ends: the peer never answers,
+  // so after --handshake-timeout.
+  double closes = 0;
+  for (int i = 0; i < 100 && closes == 0; ++i) {
+    std::this_thread::sleep_for(30ms);
+    closes = metric(metrics_text(s.port()), R"(sigserve_closes_total{reason="send_queue_overflow"})");
+  }
+  CHECK(closes == 1);
+  CHECK(slow->closed_by_peer(3s));
+}
+
+
+TEST_CASE("a peer that stops answering pings is dropped after --ping-timeout", "[sigserve][hostile]") {
+  sigserve_process s({"--ping-interval", "200ms", "--ping-timeout", "700ms"});
+  auto dead = silent_peer(s, "hb");
+  blocking_connection alive;
+  connect(alive, s);
+  auto joined = alive.join("hb");
+  REQUIRE(joined->peers.size() == 1);
+  // `alive` answers pings (its reader runs while it waits), `dead` does not.
+  auto start = std::chrono::steady_clock::now();
+  auto left = expect(alive, message_kind::peer_left, 5s);
+  auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(left.peer == joined->peers[0]);
+  CHECK(waited >= 500ms);
+  CHECK(waited < 3s);
+  CHECK(dead->closed_by_peer(2s));
+  expect_silence(alive, 1500ms);  // still connected well past the timeout
+  alive.send_text(R"({"type":"ping"})");
+  expect(alive, message_kind::pong);
+  CHECK(metric(metrics_text(s.port()), R"(sigserve_closes_total{reason="heartbeat_timeout"})") == 1);
+}
+
 
 TEST_CASE("a peer that stops reading and then half-closes gives its slot back", "[sigserve][hostile]") {
   sigserve_process s({"--max-connections", "2", "--max-send-queue-bytes", "67108864", "--rate-limit", "0",

@@ -15,7 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "sigkit/client/client.hpp"
+#include "support/expectations.hpp"
 #include "support/raw_socket.hpp"
+#include "support/server_figures.hpp"
 #include "support/sigserve_process.hpp"
 
 using namespace std::chrono_literals;
@@ -23,60 +25,14 @@ using json = nlohmann::json;
 using sigkit::client::blocking_connection;
 using sigkit::client::message_kind;
 using sigkit::client::server_message;
+using sigkit::test::connect;
+using sigkit::test::expect;
+using sigkit::test::expect_error;
+using sigkit::test::expect_silence;
+using sigkit::test::metric;
+using sigkit::test::metrics_text;
 using sigkit::test::sigserve_process;
 
-namespace {
-
-// The next message, which must exist and be of `kind`.
-server_message expect(blocking_connection& c, message_kind kind, std::chrono::milliseconds timeout = 3s) {
-  auto m = c.receive(timeout);
-  INFO("waiting for message kind " << static_cast<int>(kind));
-  REQUIRE(m.ok());
-  INFO("got " << m->body.dump());
-  REQUIRE(m->kind == kind);
-  return m.value();
-}
-
-server_message expect_error(blocking_connection& c, std::string_view code) {
-  auto m = expect(c, message_kind::error);
-  CHECK(m.code == code);
-  CHECK_FALSE(m.text.empty());
-  return m;
-}
-
-void connect(blocking_connection& c, const sigserve_process& server) {
-  auto ec = c.connect(server.ws_url());
-  INFO(ec.message() << "\nserver log:\n" << server.log());
-  REQUIRE_FALSE(ec);
-}
-
-void expect_silence(blocking_connection& c, std::chrono::milliseconds wait = 300ms) {
-  auto m = c.receive(wait);
-  if (m.ok()) FAIL("unexpected message: " << m->body.dump());
-  CHECK(m.error() == std::error_code(sigkit::client::errc::timeout));
-}
-
-// The value of an unlabelled or labelled sample in Prometheus text.
-double metric(const std::string& text, const std::string& sample) {
-  auto at = text.find("\n" + sample + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + sample.size() + 2));
-}
-
-std::string metrics_text(const sigserve_process& s) {
-  return sigkit::test::http_request(s.port(), "GET", "/metrics");
-}
-
-// A raw WebSocket peer that joins `room` and then never reads again.
-std::unique_ptr<sigkit::test::raw_socket> silent_peer(const sigserve_process& s, const std::string& room) {
-  auto raw = std::make_unique<sigkit::test::raw_socket>(s.port());
-  REQUIRE(raw->upgrade().find(" 101 ") != std::string::npos);
-  raw->send_frame(0x1, json{{"type", "join"}, {"room", room}}.dump());
-  REQUIRE(raw->read_until("\"joined\"", 3s).find("\"joined\"") != std::string::npos);
-  return raw;
-}
-
-}  // namespace
 
 TEST_CASE("welcome carries a fresh peer id, protocol 1 and the heartbeat", "[sigserve]") {
   sigserve_process s;
@@ -179,7 +135,7 @@ TEST_CASE("every error code reaches the client and the connection lives on", "[s
   CHECK(pongs + limited == 60);
   expect_silence(b);  // b saw nothing of c's or a's mistakes
 
-  auto text = metrics_text(s);
+  auto text = metrics_text(s.port());
   CHECK(metric(text, R"(sigserve_errors_total{code="bad-json"})") == 1);
   CHECK(metric(text, R"(sigserve_errors_total{code="room-full"})") == 1);
   CHECK(metric(text, R"(sigserve_errors_total{code="rate-limited"})") == limited);
@@ -258,62 +214,6 @@ TEST_CASE("a text frame that is not UTF-8 closes with 1007", "[sigserve]") {
   CHECK(raw.read_until(close_1007, 3s).find(close_1007) != std::string::npos);
 }
 
-TEST_CASE("a receiver that stops reading is closed with 1008, and the sender is told", "[sigserve]") {
-  sigserve_process s({"--max-send-queue-bytes", "65536", "--rate-limit", "0", "--handshake-timeout", "1s"});
-  auto slow = silent_peer(s, "slow");
-  blocking_connection sender;
-  connect(sender, s);
-  auto joined = sender.join("slow");
-  REQUIRE(joined->kind == message_kind::joined);
-  REQUIRE(joined->peers.size() == 1);
-  auto slow_id = joined->peers[0];
-
-  // Kernel buffers absorb a few MiB before the server's queue starts to grow.
-  std::string pad(32 * 1024, 'x');
-  bool told = false;
-  for (int i = 0; i < 1000 && !told; ++i) {
-    REQUIRE(sender.send(json{{"type", "message"}, {"pad", pad}}) == std::error_code{});
-    auto m = sender.receive(0ms);
-    if (m.ok()) {
-      REQUIRE(m->kind == message_kind::peer_left);
-      CHECK(m->peer == slow_id);
-      told = true;
-    }
-  }
-  if (!told) CHECK(expect(sender, message_kind::peer_left).peer == slow_id);
-  CHECK(metric(metrics_text(s), "sigserve_send_queue_overflows_total") == 1);
-  // The close is counted once the handshake ends: the peer never answers,
-  // so after --handshake-timeout.
-  double closes = 0;
-  for (int i = 0; i < 100 && closes == 0; ++i) {
-    std::this_thread::sleep_for(30ms);
-    closes = metric(metrics_text(s), R"(sigserve_closes_total{reason="send_queue_overflow"})");
-  }
-  CHECK(closes == 1);
-  CHECK(slow->closed_by_peer(3s));
-}
-
-TEST_CASE("a peer that stops answering pings is dropped after --ping-timeout", "[sigserve]") {
-  sigserve_process s({"--ping-interval", "200ms", "--ping-timeout", "700ms"});
-  auto dead = silent_peer(s, "hb");
-  blocking_connection alive;
-  connect(alive, s);
-  auto joined = alive.join("hb");
-  REQUIRE(joined->peers.size() == 1);
-  // `alive` answers pings (its reader runs while it waits), `dead` does not.
-  auto start = std::chrono::steady_clock::now();
-  auto left = expect(alive, message_kind::peer_left, 5s);
-  auto waited = std::chrono::steady_clock::now() - start;
-  CHECK(left.peer == joined->peers[0]);
-  CHECK(waited >= 500ms);
-  CHECK(waited < 3s);
-  CHECK(dead->closed_by_peer(2s));
-  expect_silence(alive, 1500ms);  // still connected well past the timeout
-  alive.send_text(R"({"type":"ping"})");
-  expect(alive, message_kind::pong);
-  CHECK(metric(metrics_text(s), R"(sigserve_closes_total{reason="heartbeat_timeout"})") == 1);
-}
-
 TEST_CASE("foreign origins get 403 before the upgrade; allowed ones get through", "[sigserve]") {
   sigserve_process s;
   auto refused = sigkit::test::raw_socket(s.port()).upgrade("Origin: https://evil.example\r\n");
@@ -326,7 +226,7 @@ TEST_CASE("foreign origins get 403 before the upgrade; allowed ones get through"
             "Origin: https://app.example.com\r\n")) == 101);
   CHECK(sigkit::test::http_status(sigkit::test::raw_socket(listed.port()).upgrade(
             "Origin: http://localhost:3000\r\n")) == 403);
-  CHECK(metric(metrics_text(listed), R"(sigserve_upgrades_refused_total{reason="origin"})") == 1);
+  CHECK(metric(metrics_text(listed.port()), R"(sigserve_upgrades_refused_total{reason="origin"})") == 1);
 }
 
 TEST_CASE("beyond --max-connections upgrades get 503", "[sigserve]") {
@@ -389,7 +289,7 @@ TEST_CASE("HTTP endpoints: demo page, health, metrics", "[sigserve]") {
   expect(a, message_kind::peer_joined);
   b.send_text(R"({"type":"offer","sdp":"x"})");
   expect(a, message_kind::relay);
-  auto text = metrics_text(s);
+  auto text = metrics_text(s.port());
   CHECK(text.find("text/plain; version=0.0.4") != std::string::npos);
   CHECK(metric(text, "sigserve_connections_open") == 2);
   CHECK(metric(text, "sigserve_rooms") == 1);

@@ -554,11 +554,8 @@ bool logger::writer::drain_locked(bool wait_for_busy) noexcept {
   try {
     {
       std::lock_guard lock(buffers_mutex_);
-      // Reserved before anything is taken, so that nothing below allocates
-      // but the log-dropped lines.
-      batch_.reserve(buffers_.size());
+      batch_.reserve(buffers_.size());  // before anything is taken: take() cannot throw
       busy_.reserve(buffers_.size());
-      iov_.reserve(3 * buffers_.size() + 1);
       for (const auto& owned : buffers_) {
         thread_buffer& b = *owned;
         if (!b.mutex.try_lock()) {
@@ -586,6 +583,8 @@ bool logger::writer::drain_locked(bool wait_for_busy) noexcept {
       }
       busy_.clear();
     }
+    // From here on, allocating (a log-dropped line, more iovecs than the last
+    // drain needed) can fail, and what was taken is then lost.
     for (thread_buffer* b : batch_) {
       const std::size_t chunks = b->draining.size();
       const std::size_t at = b->draining_dropped > 0 ? std::min(b->draining_dropped_at, chunks) : chunks + 1;
@@ -606,7 +605,6 @@ bool logger::writer::drain_locked(bool wait_for_busy) noexcept {
     }
     write_all(fd_, iov_);
   } catch (...) {
-    // No memory for a log-dropped line: what was taken is lost.
   }
   for (thread_buffer* b : batch_) {
     // A few chunks go back to the thread for reuse, unless it is busy

@@ -23,6 +23,62 @@ TEST_CASE("decode rejects what is not a JSON object with bad-json") {
   }
 }
 
+TEST_CASE("decode validates the whole frame, payload included") {
+  for (auto frame : {R"({"type":"offer","sdp":"v=0\q"})", R"({"type":"offer","sdp":"\ud83d"})",
+                     R"({"type":"offer","n":01})", R"({"type":"offer","n":1e400})", R"({"type":"offer","x":[1,]})",
+                     "{\"type\":\"offer\",\"sdp\":\"a\tb\"}", "{\"type\":\"ping\"}\f",
+                     "\xEF\xBB\xBF{\"type\":\"ping\"}", "\xC2\xA0{\"type\":\"ping\"}"}) {
+    INFO(frame);
+    auto e = decode_failure(frame);
+    CHECK(e.code == error_code::bad_json);
+    CHECK(e.message == "the frame is not valid JSON");
+  }
+  CHECK(decode_failure("[1,2]").message == "the frame is not a JSON object");
+  // Nor is anything after a NUL byte ignored: receivers would choke on it.
+  CHECK(decode_failure(std::string_view("{\"type\":\"offer\"}\0junk", 21)).code == error_code::bad_json);
+}
+
+TEST_CASE("decode refuses a frame nested deeper than 512 levels") {
+  auto frame = [](std::size_t depth) {
+    return R"({"type":"message","x":)" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";
+  };
+  CHECK(decode(frame(512)).ok());
+  auto e = decode_failure(frame(513));
+  CHECK(e.code == error_code::bad_json);
+  CHECK(e.message.find("nested too deeply") != std::string::npos);
+}
+
+TEST_CASE("decode reads member names and values with escapes resolved") {
+  auto r = decode(R"({"t\u0079pe":"j\u006fin","r\u006fom":"caf\u00e9_no"})");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == error_code::invalid_room);
+  CHECK(r.error().message.find("caf\xC3\xA9_no") != std::string::npos);
+  auto joined = decode(R"({"type":"join","room":"r\u006fom","rid":"\u0031"})");
+  REQUIRE(joined.ok());
+  CHECK(joined->room == "room");
+  CHECK(joined->rid_json == "\"1\"");
+  auto relayed = decode(R"({"type":"offer","to":"\u0042ob"})");
+  REQUIRE(relayed.ok());
+  CHECK(relayed->to == "Bob");
+}
+
+TEST_CASE("decode takes the last of duplicated members") {
+  auto r = decode(R"({"type":"nope","type":"join","room":"a","room":"b"})");
+  REQUIRE(r.ok());
+  CHECK(r->type == message_type::join);
+  CHECK(r->room == "b");
+  CHECK(decode_failure(R"({"type":"ping","type":1})").code == error_code::bad_message);
+}
+
+TEST_CASE("an integer rid is echoed as a JSON library prints it") {
+  CHECK(decode(R"({"type":"ping","rid":-0})")->rid_json == "0");
+  CHECK(decode(R"({"type":"ping","rid":-9223372036854775808})")->rid_json == "-9223372036854775808");
+  CHECK(decode(R"({"type":"ping","rid":18446744073709551615})")->rid_json == "18446744073709551615");
+  CHECK(decode_failure(R"({"type":"ping","rid":18446744073709551616})").code == error_code::bad_message);
+  CHECK(decode_failure(R"({"type":"ping","rid":1e2})").code == error_code::bad_message);
+  CHECK(decode_failure(R"({"type":"ping","rid":true})").code == error_code::bad_message);
+}
+
 TEST_CASE("decode rejects a missing or non-string type with bad-message") {
   CHECK(decode_failure(R"({"room":"a"})").code == error_code::bad_message);
   CHECK(decode_failure(R"({"type":7})").code == error_code::bad_message);
@@ -85,6 +141,23 @@ TEST_CASE("a forged from is replaced, never trusted") {
   CHECK(out["from"] == "real");
   CHECK(out["sdp"] == "x");
   CHECK(out.size() == 3);
+}
+
+TEST_CASE("a from spelled with escapes is forged too; one nested deeper is payload") {
+  auto r = decode(R"({"type":"offer","fr\u006fm":"victim","sdp":"x"})");
+  REQUIRE(r.ok());
+  auto out = json::parse(relay_text(r->relay_body, "real"));
+  CHECK(out["from"] == "real");
+  CHECK(out.size() == 3);
+
+  std::string frame = R"({"type":"offer","sdp":"x","meta":{"from":"kept"},"list":[{"from":1}]})";
+  auto nested = decode(frame);
+  REQUIRE(nested.ok());
+  CHECK(nested->relay_body == frame);
+}
+
+TEST_CASE("a re-encode never throws, even for a frame that breaks the UTF-8 precondition") {
+  CHECK(decode_failure("{\"type\":\"offer\",\"from\":\"x\",\"sdp\":\"\xff\"}").code == error_code::bad_json);
 }
 
 TEST_CASE("server messages match the protocol document") {

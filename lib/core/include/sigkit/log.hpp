@@ -1,8 +1,9 @@
 // One line per event worth knowing, as text or JSON lines, written off the
 // hot path.
 //
-// A line is formatted on the calling thread into a buffer of that thread's
-// own (no lock shared with other threads, no system call); one writer thread
+// A line is formatted on the calling thread and appended to a buffer of that
+// thread's own, under a mutex only the writer thread also takes, briefly (no
+// lock shared with other logging threads, no system call). One writer thread
 // per logger drains every buffer about every 50 ms, or as soon as one holds
 // 64 KiB, in one gathered write. A thread's buffer holds at most 1 MiB: past
 // that (the descriptor is not keeping up) lines are dropped and counted, and

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sigkit/proto/envelope.hpp"
+
 namespace sigkit::proto {
 namespace {
 
@@ -30,82 +32,6 @@ std::string json_string(std::string_view text) {
 decode_error failure(error_code code, std::string message, std::string rid_json = {}) {
   return decode_error{code, std::move(message), std::move(rid_json)};
 }
-
-// The envelope members the server acts on, read in one SAX pass. The
-// whole frame is still validated as JSON, but payload members (an SDP of
-// several KiB) are never copied into a document tree.
-struct member {
-  enum kind_t { absent, string, integer, other } kind = absent;
-  std::string text;  // the string, or the integer's digits
-};
-
-struct envelope_members {
-  bool is_object = false;
-  member type, room, to, rid;
-  bool has_from = false;
-};
-
-class envelope_reader {
- public:
-  using number_integer_t = json::number_integer_t;
-  using number_unsigned_t = json::number_unsigned_t;
-  using number_float_t = json::number_float_t;
-  using string_t = json::string_t;
-  using binary_t = json::binary_t;
-
-  const envelope_members& envelope() const { return members_; }
-
-  bool null() { return value(member::other); }
-  bool boolean(bool) { return value(member::other); }
-  bool number_integer(number_integer_t v) { return value(member::integer, std::to_string(v)); }
-  bool number_unsigned(number_unsigned_t v) { return value(member::integer, std::to_string(v)); }
-  bool number_float(number_float_t, const string_t&) { return value(member::other); }
-  bool binary(binary_t&) { return value(member::other); }
-  bool string(string_t& text) {
-    if (depth_ == 1 && current_) return value(member::string, std::move(text));
-    return true;
-  }
-  bool start_object(std::size_t) {
-    if (depth_ == 0) members_.is_object = true;
-    else value(member::other);
-    ++depth_;
-    return true;
-  }
-  bool start_array(std::size_t) {
-    if (depth_ != 0) value(member::other);
-    ++depth_;
-    return true;
-  }
-  bool end_object() { return --depth_, true; }
-  bool end_array() { return --depth_, true; }
-  bool key(string_t& name) {
-    if (depth_ != 1) return true;
-    current_ = name == "type" ? &members_.type
-             : name == "room" ? &members_.room
-             : name == "to"   ? &members_.to
-             : name == "rid"  ? &members_.rid
-                              : nullptr;
-    if (name == "from") members_.has_from = true;
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
-
- private:
-  // A top-level member's value; duplicates keep the last, as a parsed
-  // document would.
-  bool value(member::kind_t kind, std::string text = {}) {
-    if (depth_ == 1 && current_) {
-      current_->kind = kind;
-      current_->text = std::move(text);
-    }
-    current_ = nullptr;
-    return true;
-  }
-
-  envelope_members members_;
-  member* current_ = nullptr;
-  int depth_ = 0;
-};
 
 // Appends `,"rid":<rid>` before the closing brace of an encoded object.
 std::string with_rid(std::string object, std::string_view rid_json) {
@@ -142,30 +68,36 @@ bool is_valid_room(std::string_view room) noexcept {
 }
 
 result<client_message, decode_error> decode(std::string_view frame) {
-  envelope_reader reader;
-  bool well_formed = json::sax_parse(frame, &reader, json::input_format_t::json, /*strict=*/true);
-  if (!well_formed) return failure(error_code::bad_json, "the frame is not valid JSON");
-  const auto& e = reader.envelope();
+  // One pass validates the whole frame and reads the envelope; payload
+  // members are skipped, never copied (envelope.hpp).
+  auto scanned = scan_envelope(frame);
+  if (!scanned) {
+    if (scanned.error().why == envelope_error::reason::too_deep)
+      return failure(error_code::bad_json, "the frame is nested too deeply (more than " +
+                                               std::to_string(max_nesting) + " levels of arrays and objects)");
+    return failure(error_code::bad_json, "the frame is not valid JSON");
+  }
+  const envelope& e = *scanned;
   if (!e.is_object) return failure(error_code::bad_json, "the frame is not a JSON object");
 
   std::string rid;
-  if (e.rid.kind == member::integer) rid = e.rid.text;
-  else if (e.rid.kind == member::string && e.rid.text.size() <= max_rid_chars) rid = json_string(e.rid.text);
-  else if (e.rid.kind != member::absent)
+  if (e.rid.kind() == member_kind::integer) rid = e.rid.text();
+  else if (e.rid.kind() == member_kind::string && e.rid.text().size() <= max_rid_chars) rid = json_string(e.rid.text());
+  else if (e.rid.kind() != member_kind::absent)
     return failure(error_code::bad_message, "rid must be a string or integer of at most 64 characters");
 
-  if (e.type.kind == member::absent) return failure(error_code::bad_message, "type is missing", rid);
-  if (e.type.kind != member::string) return failure(error_code::bad_message, "type must be a string", rid);
-  auto known = std::find(type_names.begin(), type_names.end(), e.type.text);
+  if (e.type.kind() == member_kind::absent) return failure(error_code::bad_message, "type is missing", rid);
+  if (e.type.kind() != member_kind::string) return failure(error_code::bad_message, "type must be a string", rid);
+  auto known = std::find(type_names.begin(), type_names.end(), e.type.text());
   if (known == type_names.end())
-    return failure(error_code::unknown_type, "unknown message type " + json_string(e.type.text), rid);
+    return failure(error_code::unknown_type, "unknown message type " + json_string(e.type.text()), rid);
 
   client_message message{static_cast<message_type>(known - type_names.begin()), rid, {}, {}, {}};
 
   if (message.type == message_type::join) {
-    if (e.room.kind == member::absent) return failure(error_code::bad_message, "join needs a room", rid);
-    if (e.room.kind != member::string) return failure(error_code::bad_message, "room must be a string", rid);
-    message.room = e.room.text;
+    if (e.room.kind() == member_kind::absent) return failure(error_code::bad_message, "join needs a room", rid);
+    if (e.room.kind() != member_kind::string) return failure(error_code::bad_message, "room must be a string", rid);
+    message.room = e.room.text();
     if (!is_valid_room(message.room))
       return failure(error_code::invalid_room,
                      "room " + json_string(message.room) +
@@ -174,14 +106,17 @@ result<client_message, decode_error> decode(std::string_view frame) {
   }
 
   if (is_relay(message.type)) {
-    if (e.to.kind != member::absent) {
-      if (e.to.kind != member::string) return failure(error_code::bad_message, "to must be a string", rid);
-      message.to = e.to.text;
+    if (e.to.kind() != member_kind::absent) {
+      if (e.to.kind() != member_kind::string) return failure(error_code::bad_message, "to must be a string", rid);
+      message.to = e.to.text();
     }
     // The common case keeps the sender's bytes exactly; only a forged `from`
     // forces a re-encode, since the server's id must replace it.
     if (e.has_from) {
-      auto object = json::parse(frame);
+      // The scanner accepts what this parser does for valid UTF-8, which is
+      // all a text frame can be; no exception either way.
+      auto object = json::parse(frame, nullptr, /*allow_exceptions=*/false);
+      if (object.is_discarded()) return failure(error_code::bad_json, "the frame is not valid JSON");
       object.erase("from");
       message.relay_body = object.dump(-1, ' ', false, json::error_handler_t::replace);
     } else {

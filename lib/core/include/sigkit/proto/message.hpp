@@ -62,6 +62,9 @@ struct client_message {
   std::string relay_body;
 };
 
+// `frame` must be valid UTF-8, as every WebSocket text frame is by the time
+// it gets here; what counts as JSON is set out in envelope.hpp (RFC 8259,
+// nested at most max_nesting deep).
 result<client_message, decode_error> decode(std::string_view frame);
 
 // The relayed frame a receiver gets: the sender's object with `from` set.
