@@ -180,3 +180,17 @@ TEST_CASE("error code names round-trip") {
   }
   CHECK_FALSE(error_code_from_string("nope"));
 }
+
+TEST_CASE("encoded strings survive quotes, backslashes, control characters and non-ASCII text") {
+  for (std::string text : {std::string("a \"quoted\" \\ path\n\ttab\x01"), std::string("caf\xc3\xa9 \xe2\x82\xac"),
+                           std::string(), std::string("plain")}) {
+    INFO(text);
+    auto encoded = encode_error(error_code::bad_message, text, "");
+    auto parsed = json::parse(encoded);
+    CHECK(parsed["message"] == text);
+    CHECK(parsed["code"] == "bad-message");
+  }
+  // Not UTF-8 (it cannot come from a text frame, but never throw on it).
+  auto broken = json::parse(encode_error(error_code::bad_message, "\xff\xfe", ""));
+  CHECK(broken["message"].is_string());
+}
