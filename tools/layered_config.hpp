@@ -30,6 +30,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli.hpp"
+#include "sigkit/edit_distance.hpp"
 
 extern char** environ;
 
@@ -53,22 +54,6 @@ class layer_error : public CLI::ParseError {
  public:
   explicit layer_error(std::string what) : CLI::ParseError(std::move(what), CLI::ExitCodes::ValidationError) {}
 };
-
-// Levenshtein distance, for "did you mean".
-inline std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 // The candidate closest to `name`, when it is close enough to be a typo.
 inline std::optional<std::string> closest_name(const std::string& name, const std::vector<std::string>& candidates) {

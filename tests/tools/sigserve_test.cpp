@@ -297,6 +297,15 @@ TEST_CASE("HTTP endpoints: demo page, health, metrics", "[sigserve]") {
   CHECK(metric(text, R"(sigserve_messages_relayed_total{type="offer"})") == 1);
   CHECK(metric(text, "sigserve_join_duration_seconds_count") == 2);
   CHECK(metric(text, R"(sigserve_join_duration_seconds_bucket{le="+Inf"})") == 2);
+  // What memory per connection is watched with in production.
+  CHECK(metric(text, R"(sigserve_build_info{version="0.1.0"})") == 1);
+  CHECK(metric(text, "process_resident_memory_bytes") > 1e6);
+  CHECK(metric(text, "process_open_fds") >= 4);  // two WebSockets, the scrape, the listener
+  CHECK(metric(text, "process_max_fds") >= metric(text, "process_open_fds"));
+  CHECK(metric(text, "process_cpu_seconds_total") >= 0);
+  CHECK(metric(text, "process_start_time_seconds") > 1.7e9);
+  CHECK(metric(text, "sigserve_ready") == 1);
+  CHECK(sigkit::test::http_status(sigkit::test::http_request(s.port(), "GET", "/readyz")) == 200);
 }
 
 TEST_CASE("a --static directory is served and never escaped", "[sigserve]") {

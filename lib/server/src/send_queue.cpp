@@ -75,58 +75,22 @@ void enqueue(send_queue& q, cork_arena& arena, outbound item) {
   q.cork_tail = i;
 }
 
-write_result flush(int fd, send_queue& q, cork_arena& arena, bool last) {
-  write_result r;
-  if (q.rest) {
-    auto& items = q.rest->items;
-    while (!items.empty()) {
-      gathered g;
-      std::size_t n_items = 0;
-      for (auto it = items.begin(); it != items.end() && n_items < batch_items; ++it, ++n_items)
-        g.add(*it, n_items == 0 ? q.rest->offset : 0);
-      bool final_batch = n_items == items.size();
-      ssize_t n = send_gathered(fd, g, last && final_batch);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) r.blocked = true;
-        else r.error = {errno, std::system_category()};
-        break;
-      }
-      auto left = static_cast<std::size_t>(n);
-      r.written += left;
-      // Retire what went out.
-      while (left > 0) {
-        std::size_t remaining = items.front().size() - q.rest->offset;
-        if (left >= remaining) {
-          left -= remaining;
-          items.pop_front();
-          q.rest->offset = 0;
-        } else {
-          q.rest->offset += left;
-          left = 0;
-        }
-      }
-      if (static_cast<std::size_t>(n) < g.bytes) {
-        r.blocked = true;
-        break;
-      }
-    }
-    q.queued -= static_cast<std::uint32_t>(r.written);
-    q.backlog_bytes -= static_cast<std::uint32_t>(r.written);
-    r.backlog_change = -static_cast<std::ptrdiff_t>(r.written);
-    if (items.empty()) q.rest.reset();
-    return r;
-  }
+namespace {
 
-  // The corked chain: write, then keep whatever the socket did not take.
-  std::int32_t at = q.cork_head;
-  std::size_t offset = 0;  // into the item at `at`
-  while (at >= 0 && !r.blocked && !r.error) {
+// Writes a sequence of items from `offset` bytes into the first, in
+// batches, until it is all out or the socket is full. The two sequences (the
+// backlog, a deque; the corked chain, links in the arena) differ only in how
+// they are walked, which `Walk` says: first(), next(position), end(position),
+// item(position), retire(position) once an item is out.
+template <class Walk>
+void write_sequence(int fd, Walk& walk, std::size_t& offset, bool last, write_result& r) {
+  auto at = walk.first();
+  while (!walk.end(at) && !r.blocked && !r.error) {
     gathered g;
-    std::int32_t end = at;
-    std::size_t n_items = 0;
-    for (; end >= 0 && n_items < batch_items; end = arena.at(end).next, ++n_items)
-      g.add(arena.at(end).item, n_items == 0 ? offset : 0);
-    ssize_t n = send_gathered(fd, g, last && end < 0);
+    auto stop = at;
+    for (std::size_t n = 0; !walk.end(stop) && n < batch_items; stop = walk.next(stop), ++n)
+      g.add(walk.item(stop), n == 0 ? offset : 0);
+    ssize_t n = send_gathered(fd, g, last && walk.end(stop));
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) r.blocked = true;
       else r.error = {errno, std::system_category()};
@@ -135,23 +99,63 @@ write_result flush(int fd, send_queue& q, cork_arena& arena, bool last) {
     auto left = static_cast<std::size_t>(n);
     r.written += left;
     while (left > 0) {
-      std::size_t remaining = arena.at(at).item.size() - offset;
-      if (left >= remaining) {
-        left -= remaining;
-        at = arena.at(at).next;
-        offset = 0;
-      } else {
+      std::size_t remaining = walk.item(at).size() - offset;
+      if (left < remaining) {
         offset += left;
-        left = 0;
+        break;
       }
+      left -= remaining;
+      offset = 0;
+      at = walk.retire(at);
     }
     if (static_cast<std::size_t>(n) < g.bytes) r.blocked = true;
   }
+}
+
+struct backlog_walk {
+  std::deque<outbound>& items;
+  std::size_t first() const noexcept { return 0; }
+  std::size_t next(std::size_t i) const noexcept { return i + 1; }
+  bool end(std::size_t i) const noexcept { return i >= items.size(); }
+  const outbound& item(std::size_t i) const noexcept { return items[i]; }
+  std::size_t retire(std::size_t) {
+    items.pop_front();  // positions count from the front
+    return 0;
+  }
+};
+
+struct cork_walk {
+  cork_arena& arena;
+  std::int32_t head;
+  std::int32_t first() const noexcept { return head; }
+  std::int32_t next(std::int32_t i) const noexcept { return arena.at(i).next; }
+  bool end(std::int32_t i) const noexcept { return i < 0; }
+  const outbound& item(std::int32_t i) const noexcept { return arena.at(i).item; }
+  std::int32_t retire(std::int32_t i) noexcept { return head = arena.at(i).next; }
+};
+
+}  // namespace
+
+write_result flush(int fd, send_queue& q, cork_arena& arena, bool last) {
+  write_result r;
+  if (q.rest) {
+    backlog_walk walk{q.rest->items};
+    write_sequence(fd, walk, q.rest->offset, last, r);
+    q.queued -= static_cast<std::uint32_t>(r.written);
+    q.backlog_bytes -= static_cast<std::uint32_t>(r.written);
+    r.backlog_change = -static_cast<std::ptrdiff_t>(r.written);
+    if (q.rest->items.empty()) q.rest.reset();
+    return r;
+  }
+  // The corked chain: write, then keep whatever the socket did not take.
+  cork_walk walk{arena, q.cork_head};
+  std::size_t offset = 0;
+  write_sequence(fd, walk, offset, last, r);
   q.queued -= static_cast<std::uint32_t>(r.written);
-  if (at >= 0 && !r.error) {
+  if (walk.head >= 0 && !r.error) {
     q.rest = std::make_unique<send_queue::backlog>();
     q.rest->offset = offset;
-    for (; at >= 0; at = arena.at(at).next) q.rest->items.push_back(std::move(arena.at(at).item));
+    for (auto at = walk.head; at >= 0; at = arena.at(at).next) q.rest->items.push_back(std::move(arena.at(at).item));
     q.backlog_bytes = q.queued;
     r.backlog_change = static_cast<std::ptrdiff_t>(q.queued);
   }

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "sigkit/duration.hpp"
+#include "sigkit/edit_distance.hpp"
 #include "sigkit/proto/message.hpp"
 
 namespace sigkit::bench {
@@ -59,21 +60,6 @@ std::string_view trim(std::string_view text) {
   if (first == std::string_view::npos) return {};
   const auto last = text.find_last_not_of(space);
   return text.substr(first, last - first + 1);
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 // "; did you mean 'x'?" when exactly one candidate is a near miss (a typo or a
