@@ -327,6 +327,31 @@ TEST_CASE("a fragmented message with a ping between its fragments is answered in
   CHECK(pong_frame < pong_message);
 }
 
+TEST_CASE("an upgrade that arrives in pieces, with frames right behind it, is served whole", "[sigserve][hostile]") {
+  sigserve_process s;
+  raw_socket raw(s.port());
+  const std::string request =
+      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  // A masked ping message, sent in the same write as the end of the request.
+  std::string ping = R"({"type":"ping","rid":"piece"})";
+  std::string frame;
+  frame += static_cast<char>(0x81);
+  frame += static_cast<char>(0x80 | ping.size());
+  const char mask[4] = {0x01, 0x02, 0x03, 0x04};
+  frame.append(mask, 4);
+  for (std::size_t i = 0; i < ping.size(); ++i) frame += static_cast<char>(ping[i] ^ mask[i % 4]);
+  raw.write(request.substr(0, 20));
+  std::this_thread::sleep_for(50ms);
+  raw.write(request.substr(20, 40));
+  std::this_thread::sleep_for(50ms);
+  raw.write(request.substr(60) + frame);
+  auto got = raw.read_until(R"("rid":"piece")", 3s);
+  CHECK(got.find(" 101 ") != std::string::npos);
+  CHECK(got.find(R"("type":"welcome")") != std::string::npos);
+  CHECK(got.find(R"({"type":"pong","rid":"piece"})") != std::string::npos);
+}
+
 TEST_CASE("a client's close frame is answered with its code, then the server closes", "[sigserve][hostile]") {
   sigserve_process s;
   {

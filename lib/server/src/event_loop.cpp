@@ -146,7 +146,18 @@ void event_loop::guarded(connection& c, F&& f) {
   }
 }
 
+// Runs `f` when a handler ends, however it ends: a loop must re-arm its
+// watch and its ticker even after an exception escaped a connection's guard.
+template <class F>
+struct at_exit {
+  F f;
+  ~at_exit() { f(); }
+};
+template <class F>
+at_exit(F) -> at_exit<F>;
+
 void event_loop::on_ready() {
+  at_exit rearm{[this] { watch(); }};
   now_time_ = clock::now();
   now_ms_ = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now_time_ - start_).count());
   int n = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()), 0);
@@ -163,7 +174,6 @@ void event_loop::on_ready() {
     guarded(c, [&] { on_socket(c, events_[i].events); });
   }
   end_pass();
-  watch();
 }
 
 void event_loop::on_socket(connection& c, std::uint32_t events) {
@@ -229,6 +239,12 @@ void event_loop::feed(connection& c, std::span<char> fresh) {
 }
 
 void event_loop::on_tick() {
+  at_exit rearm{[this] {
+    ticker_.expires_at(start_ + tick_length_ * (now_tick_ + 1));
+    ticker_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) on_tick();
+    });
+  }};
   now_time_ = clock::now();
   now_ms_ = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now_time_ - start_).count());
   now_tick_ = static_cast<std::uint32_t>((now_time_ - start_) / tick_length_);
@@ -254,10 +270,6 @@ void event_loop::on_tick() {
         }
   }
   end_pass();
-  ticker_.expires_at(start_ + tick_length_ * (now_tick_ + 1));
-  ticker_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) on_tick();
-  });
 }
 
 void event_loop::on_deadline(connection& c) {

@@ -71,7 +71,6 @@ void websocket_session::open(event_loop& loop, connection& c, std::string_view a
   loop.leave_http(c);
   c.state = connection::phase::websocket;
   c.peer = random_peer_id();
-  c.input.release();
   c.reader = websocket::reader(websocket::role::server, st.opts.max_message_bytes);
   c.opened = c.last_heard = c.last_ping = loop.now();
   c.bucket.start(st.rate, loop.now_ms());
