@@ -234,7 +234,9 @@ TEST_CASE("beyond --max-connections upgrades get 503", "[sigserve]") {
   blocking_connection a, b;
   connect(a, s);
   connect(b, s);
-  CHECK(sigkit::test::http_status(sigkit::test::raw_socket(s.port()).upgrade()) == 503);
+  auto refused = sigkit::test::raw_socket(s.port()).upgrade();
+  CHECK(sigkit::test::http_status(refused) == 503);
+  CHECK(refused.find("\r\nRetry-After: 5\r\n") != std::string::npos);  // when to come back
   a.close();
   // The slot frees once the server has torn the session down.
   int status = 0;
