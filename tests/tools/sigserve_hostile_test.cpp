@@ -56,6 +56,23 @@ double fill_backlog(blocking_connection& sender, const sigserve_process& s) {
   return 0;
 }
 
+// A room of two in which one member has stopped reading and the server
+// already holds a backlog for it.
+struct stuck_room {
+  stuck_room(const sigserve_process& s, const std::string& room) : silent(silent_peer(s, room)) {
+    connect(sender, s);
+    auto joined = sender.join(room);
+    REQUIRE(joined.ok());
+    REQUIRE(joined->kind == message_kind::joined);
+    REQUIRE(joined->peers.size() == 1);
+    silent_id = joined->peers[0];
+    fill_backlog(sender, s);
+  }
+  std::unique_ptr<raw_socket> silent;
+  blocking_connection sender;
+  std::string silent_id;
+};
+
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
@@ -107,7 +124,6 @@ TEST_CASE("a receiver that stops reading is closed with 1008, and the sender is 
   CHECK(slow->closed_by_peer(3s));
 }
 
-
 TEST_CASE("a peer that stops answering pings is dropped after --ping-timeout", "[sigserve][hostile]") {
   sigserve_process s({"--ping-interval", "200ms", "--ping-timeout", "700ms"});
   auto dead = silent_peer(s, "hb");
@@ -129,22 +145,18 @@ TEST_CASE("a peer that stops answering pings is dropped after --ping-timeout", "
   CHECK(metric(metrics_text(s.port()), R"(sigserve_closes_total{reason="heartbeat_timeout"})") == 1);
 }
 
-
 TEST_CASE("a peer that stops reading and then half-closes gives its slot back", "[sigserve][hostile]") {
   sigserve_process s({"--max-connections", "2", "--max-send-queue-bytes", "67108864", "--rate-limit", "0",
                       "--handshake-timeout", "1s", "--write-timeout", "60s"});
-  auto slow = silent_peer(s, "leak");
-  blocking_connection sender;
-  connect(sender, s);
-  REQUIRE(sender.join("leak")->kind == message_kind::joined);
-  fill_backlog(sender, s);
+  stuck_room room(s, "leak");
   CHECK(upgrade_status(s) == 503);  // both slots taken
 
-  slow->shutdown_write();
+  room.silent->shutdown_write();
   // Within the handshake timeout the slot is free again and the room knows.
-  auto left = sender.receive(2s);
+  auto left = room.sender.receive(2s);
   REQUIRE(left.ok());
   CHECK(left->kind == message_kind::peer_left);
+  CHECK(left->peer == room.silent_id);
   CHECK(eventually([&] { return metric(metrics_text(s.port()), "sigserve_connections_open") == 1; }, 1500ms));
   CHECK(upgrade_status(s) == 101);
   CHECK(metric(metrics_text(s.port()), "sigserve_queued_bytes") == 0);
@@ -153,18 +165,14 @@ TEST_CASE("a peer that stops reading and then half-closes gives its slot back", 
 TEST_CASE("a peer that stops reading costs the server under a tenth of a core", "[sigserve][hostile]") {
   sigserve_process s({"--ping-interval", "50ms", "--ping-timeout", "60s", "--write-timeout", "60s",
                       "--max-send-queue-bytes", "67108864", "--rate-limit", "0"});
-  auto slow = silent_peer(s, "spin");
-  blocking_connection sender;
-  connect(sender, s);
-  REQUIRE(sender.join("spin")->kind == message_kind::joined);
-  fill_backlog(sender, s);
+  stuck_room room(s, "spin");
 
   // Pings are due every 50 ms and cannot be written, and the peer keeps
   // sending; the server must wait, not spin.
   auto before = sigkit::test::cpu_seconds(s.pid());
   auto start = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() - start < 2s) {
-    slow->send_frame(0x9, "");  // WebSocket pings, whose pongs cannot be written either
+    room.silent->send_frame(0x9, "");  // WebSocket pings, whose pongs cannot be written either
     std::this_thread::sleep_for(20ms);
   }
   auto used = sigkit::test::cpu_seconds(s.pid()) - before;
@@ -173,20 +181,15 @@ TEST_CASE("a peer that stops reading costs the server under a tenth of a core", 
 
 TEST_CASE("a peer whose queue does not move for --write-timeout is closed and its room told", "[sigserve][hostile]") {
   sigserve_process s({"--write-timeout", "1s", "--max-send-queue-bytes", "67108864", "--rate-limit", "0"});
-  auto slow = silent_peer(s, "stuck");
-  blocking_connection sender;
-  connect(sender, s);
-  auto joined = sender.join("stuck");
-  REQUIRE(joined->peers.size() == 1);
-  fill_backlog(sender, s);
+  stuck_room room(s, "stuck");
   auto start = std::chrono::steady_clock::now();
-  auto left = sender.receive(4s);
+  auto left = room.sender.receive(4s);
   REQUIRE(left.ok());
   CHECK(left->kind == message_kind::peer_left);
-  CHECK(left->peer == joined->peers[0]);
+  CHECK(left->peer == room.silent_id);
   CHECK(std::chrono::steady_clock::now() - start < 3s);
   CHECK(metric(metrics_text(s.port()), R"(sigserve_closes_total{reason="write_timeout"})") == 1);
-  CHECK(slow->closed_by_peer(2s));
+  CHECK(room.silent->closed_by_peer(2s));
 }
 
 TEST_CASE("the process-wide cap on queued bytes closes the receivers that would pass it", "[sigserve][hostile]") {
