@@ -609,3 +609,46 @@ TEST_CASE("sigserve --help, --version and bad flags", "[sigserve][cli]") {
   CHECK(busy.status == 1);
   CHECK(busy.err.find("cannot listen") != std::string::npos);
 }
+
+TEST_CASE("every welcome carries the ICE servers, with TURN credentials minted for that connection", "[sigserve]") {
+  sigserve_process s({"--stun-uri", "stun:stun.example.org:3478", "--turn-uri", "turn:127.0.0.1:3478?transport=udp",
+                      "--turn-uri", "turns:turn.example.org:5349", "--turn-secret", "north", "--turn-ttl", "10m"});
+  auto welcome_of = [&] {
+    sigkit::test::raw_socket raw(s.port());
+    // The welcome comes in the same write as the 101.
+    auto bytes = raw.upgrade();
+    REQUIRE(bytes.find(" 101 ") != std::string::npos);
+    if (bytes.find("}]}") == std::string::npos) bytes += raw.read_until("}]}", 3s);
+    auto start = bytes.find("{\"type\"");
+    REQUIRE(start != std::string::npos);
+    return json::parse(bytes.substr(start));
+  };
+  auto a = welcome_of();
+  auto b = welcome_of();
+  CHECK(a["features"] == json::array({"ice-servers"}));
+  REQUIRE(a["ice_servers"].size() == 2);
+  CHECK(a["ice_servers"][0]["urls"] == json::array({"stun:stun.example.org:3478"}));
+  auto turn = a["ice_servers"][1];
+  CHECK(turn["urls"].size() == 2);
+  // username "<expiry>:<peer id>": expiry in seconds, ten minutes ahead.
+  auto username = turn["username"].get<std::string>();
+  auto colon = username.find(':');
+  REQUIRE(colon != std::string::npos);
+  CHECK(username.substr(colon + 1) == a["peer"]);
+  auto expiry = std::stoll(username.substr(0, colon));
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(expiry > now + 590);
+  CHECK(expiry <= now + 601);
+  CHECK(turn["credential"].get<std::string>().size() == 28);  // base64 of a 20-byte HMAC-SHA1
+  CHECK(b["ice_servers"][1]["credential"] != turn["credential"]);
+
+  using sigkit::test::run_command;
+  auto bin = sigkit::test::sigserve_path();
+  auto no_secret = run_command({bin, "--turn-uri", "turn:127.0.0.1"});
+  CHECK(no_secret.status == 2);
+  CHECK(no_secret.err.find("--turn-secret") != std::string::npos);
+  auto wrong_kind = run_command({bin, "--stun-uri", "turn:127.0.0.1"});
+  CHECK(wrong_kind.status == 2);
+  auto garbage = run_command({bin, "--turn-uri", "http://example.org", "--turn-secret", "x"});
+  CHECK(garbage.status == 2);
+}

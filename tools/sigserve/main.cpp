@@ -20,6 +20,7 @@
 #include "layered_config.hpp"
 #include "open_files.hpp"
 #include "sigkit/log.hpp"
+#include "sigkit/stun/uri.hpp"
 #include "sigkit/server/options.hpp"
 #include "sigkit/server/server.hpp"
 
@@ -45,6 +46,18 @@ std::string browser_url(const std::string& listen, std::uint16_t port) {
   return "http://" + host + ":" + std::to_string(port);
 }
 
+// A --stun-uri or --turn-uri: an RFC 7064/7065 URI of the right kind.
+CLI::Validator ice_uri(bool turn) {
+  return CLI::Validator(
+      [turn](std::string& text) -> std::string {
+        auto uri = sigkit::stun::parse_uri(text);
+        if (!uri) return uri.error();
+        if (uri->is_turn() != turn) return std::string("expected a ") + (turn ? "turn: or turns:" : "stun: or stuns:") + " URI";
+        return {};
+      },
+      "URI");
+}
+
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
@@ -61,7 +74,7 @@ int main(int argc, char** argv) {
   std::string ping_interval = duration_name(opts.ping_interval), ping_timeout = duration_name(opts.ping_timeout),
               handshake_timeout = duration_name(opts.handshake_timeout),
               write_timeout = duration_name(opts.write_timeout), drain_delay = duration_name(opts.drain_delay),
-              drain_timeout = duration_name(opts.drain_timeout);
+              drain_timeout = duration_name(opts.drain_timeout), turn_ttl = duration_name(opts.ice.turn_ttl);
   std::string log_level = "info", log_format = "text", static_dir;
 
   CLI::App app{
@@ -126,6 +139,18 @@ int main(int argc, char** argv) {
                  "loopback and same-host origins, and clients that send no Origin")
       ->delimiter(',');
 
+  // --- STUN and TURN for every client ---------------------------------------------------
+  app.add_option("--stun-uri", opts.ice.stun_uris, "STUN server for welcome.ice_servers (repeatable), e.g. stun:stun.example.org")
+      ->check(ice_uri(false));
+  auto* turn_uri_opt = app.add_option("--turn-uri", opts.ice.turn_uris,
+                 "TURN server for welcome.ice_servers (repeatable), e.g. turns:turn.example.org; needs --turn-secret")
+      ->check(ice_uri(true));
+  auto* turn_secret_opt =
+      app.add_option("--turn-secret", opts.ice.turn_secret,
+                     "coturn's static-auth-secret: every welcome carries TURN credentials minted from it");
+  app.add_option("--turn-ttl", turn_ttl, "How long minted TURN credentials stay valid")
+      ->check(duration_in(1s, 24h * 7));
+
   // --- HTTP ---------------------------------------------------------------------------
   app.add_option("--static", static_dir, "Serve this directory instead of the built-in demo page")
       ->check(CLI::ExistingDirectory);
@@ -154,6 +179,12 @@ int main(int argc, char** argv) {
   opts.write_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(write_timeout);
   opts.drain_delay = sigkit::cli::duration_of<std::chrono::milliseconds>(drain_delay);
   opts.drain_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(drain_timeout);
+  opts.ice.turn_ttl = sigkit::cli::duration_of<std::chrono::seconds>(turn_ttl);
+  if (!opts.ice.turn_uris.empty() && opts.ice.turn_secret.empty()) {
+    std::fprintf(stderr, "sigserve: %s needs %s (coturn's static-auth-secret) to mint credentials\n",
+                 layers.setting_name(turn_uri_opt).c_str(), layers.setting_name(turn_secret_opt).c_str());
+    return sigkit::cli::exit_usage;
+  }
   if (opts.ping_interval.count() > 0 && opts.ping_timeout <= opts.ping_interval) {
     std::fprintf(stderr, "sigserve: %s (%s) must be longer than %s (%s)\n",
                  layers.setting_name(ping_timeout_opt).c_str(), ping_timeout.c_str(),

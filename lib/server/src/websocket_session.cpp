@@ -4,6 +4,7 @@
 
 #include "event_loop.hpp"
 #include "sigkit/peer_id.hpp"
+#include "sigkit/proto/ice_servers.hpp"
 #include "sigkit/proto/message.hpp"
 #include "sigkit/websocket/frame.hpp"
 
@@ -59,6 +60,15 @@ void on_text(event_loop& loop, connection& c, std::string_view text) {
   }
 }
 
+// protocol 1.1: the ICE servers, with TURN credentials minted for this
+// connection (from the secret: nothing is stored); empty when none are set.
+std::string ice_servers_for(const event_loop& loop, const connection& c) {
+  const auto& ice = loop.state().opts.ice;
+  if (ice.empty()) return {};
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  return proto::ice_servers_json(ice, c.peer, now.count());
+}
+
 std::uint32_t earliest(std::uint32_t now, std::uint32_t a, std::uint32_t b) {
   // Deadlines as distances from now, so that a wrapped counter still orders right.
   return (a - now) <= (b - now) ? a : b;
@@ -83,8 +93,12 @@ void websocket_session::open(event_loop& loop, connection& c, std::string_view a
   response += st.opts.server_name;
   response += "\r\n\r\n";
   loop.send(c, outbound::raw(std::make_shared<const std::string>(std::move(response))));
+  const auto ice_servers = ice_servers_for(loop, c);
+  proto::welcome_additions additions;
+  if (!ice_servers.empty()) additions.features.push_back("ice-servers");
+  additions.ice_servers_json = ice_servers;
   auto welcome = proto::encode_welcome(c.peer, st.opts.server_name,
-                                       {st.opts.ping_interval.count(), st.opts.ping_timeout.count()});
+                                       {st.opts.ping_interval.count(), st.opts.ping_timeout.count()}, additions);
   loop.counters().messages_sent.add();
   loop.send(c, outbound::text_frame(std::make_shared<const std::string>(std::move(welcome))));
   loop.counters().connections_opened.add();

@@ -160,12 +160,27 @@ std::string relay_text(std::string_view relay_body, std::string_view from) {
   return out;
 }
 
-std::string encode_welcome(std::string_view peer, std::string_view server,
-                           heartbeat_timing heartbeat) {
-  return "{\"type\":\"welcome\",\"peer\":" + json_string(peer) +
-         ",\"protocol\":" + std::to_string(version) + ",\"server\":" + json_string(server) +
-         ",\"heartbeat\":{\"interval_ms\":" + std::to_string(heartbeat.interval_ms) +
-         ",\"timeout_ms\":" + std::to_string(heartbeat.timeout_ms) + "}}";
+std::string encode_welcome(std::string_view peer, std::string_view server, heartbeat_timing heartbeat,
+                           const welcome_additions& additions) {
+  std::string out = "{\"type\":\"welcome\",\"peer\":" + json_string(peer) +
+                    ",\"protocol\":" + std::to_string(version) + ",\"server\":" + json_string(server) +
+                    ",\"heartbeat\":{\"interval_ms\":" + std::to_string(heartbeat.interval_ms) +
+                    ",\"timeout_ms\":" + std::to_string(heartbeat.timeout_ms) + "}";
+  if (!additions.features.empty()) {
+    out += ",\"features\":[";
+    for (std::size_t i = 0; i < additions.features.size(); ++i) {
+      if (i) out += ',';
+      out += json_string(additions.features[i]);
+    }
+    out += ']';
+  }
+  if (!additions.user.empty()) out += ",\"user\":" + json_string(additions.user);
+  if (!additions.ice_servers_json.empty()) {
+    out += ",\"ice_servers\":";
+    out += additions.ice_servers_json;
+  }
+  out += '}';
+  return out;
 }
 
 std::string encode_joined(std::string_view room, std::string_view peer,

@@ -75,8 +75,16 @@ struct heartbeat_timing {
   std::int64_t interval_ms;
   std::int64_t timeout_ms;
 };
-std::string encode_welcome(std::string_view peer, std::string_view server,
-                           heartbeat_timing heartbeat);
+// What protocol 1.1 adds to a welcome (protocol.md, "Additions in 1.1"):
+// the features on, the authenticated user, the ICE servers in
+// RTCIceServer shape. Empty members are left out, so a 1.0 welcome is unchanged.
+struct welcome_additions {
+  std::vector<std::string_view> features;
+  std::string_view user;
+  std::string_view ice_servers_json;  // a JSON array, ready to embed
+};
+std::string encode_welcome(std::string_view peer, std::string_view server, heartbeat_timing heartbeat,
+                           const welcome_additions& additions = {});
 std::string encode_joined(std::string_view room, std::string_view peer,
                           std::span<const std::string> peers, std::string_view rid_json);
 std::string encode_peer_joined(std::string_view room, std::string_view peer);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "sigkit/proto/ice_servers.hpp"
+
 namespace sigkit::server {
 
 struct options {
@@ -36,6 +38,9 @@ struct options {
 
   // --- who may connect ------------------------------------------------------------
   std::vector<std::string> allowed_origins;  // see http::origin_policy
+
+  // --- what every client is told --------------------------------------------------
+  proto::ice_config ice;  // STUN/TURN servers for welcome.ice_servers, TURN credentials minted per connection
 
   // --- HTTP ---------------------------------------------------------------------
   std::optional<std::filesystem::path> static_dir;  // replaces the built-in page
