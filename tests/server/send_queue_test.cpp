@@ -52,7 +52,8 @@ TEST_CASE("queued frames leave in order, whole, across partial writes and the ba
   expected += "tail";
   REQUIRE(q.queued == expected.size());
 
-  auto r = flush(sockets.ours, q, arena);
+  socket_sink out(sockets.ours);
+  auto r = flush(out, q, arena);
   CHECK(r.blocked);  // far more than the socket holds
   CHECK_FALSE(r.error);
   REQUIRE(q.rest);
@@ -68,7 +69,7 @@ TEST_CASE("queued frames leave in order, whole, across partial writes and the ba
   std::ptrdiff_t backlog = static_cast<std::ptrdiff_t>(q.backlog_bytes);
   for (int round = 0; round < 10'000 && q.rest; ++round) {
     received += sockets.read_some();
-    auto more = flush(sockets.ours, q, arena);
+    auto more = flush(out, q, arena);
     REQUIRE_FALSE(more.error);
     backlog += more.backlog_change;
     CHECK(backlog == static_cast<std::ptrdiff_t>(q.backlog_bytes));
@@ -95,7 +96,8 @@ TEST_CASE("a write to a closed peer is an error, not a signal", "[server]") {
   cork_arena arena;
   send_queue q;
   enqueue(q, arena, outbound::raw(text("nobody hears this")));
-  auto r = flush(sockets.ours, q, arena);
+  socket_sink out(sockets.ours);
+  auto r = flush(out, q, arena);
   CHECK(r.error);  // EPIPE, with MSG_NOSIGNAL: no SIGPIPE
   discard(q);
   CHECK(q.queued == 0);

@@ -38,12 +38,12 @@ using sigkit::cli::whole_number;
 constexpr int exit_start_failure = 1;
 
 // The URL a person should open: an "any" address is reached over loopback.
-std::string browser_url(const std::string& listen, std::uint16_t port) {
+std::string browser_url(const std::string& listen, std::uint16_t port, bool tls) {
   std::string host = listen;
   if (host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return "http://" + host + ":" + std::to_string(port);
+  return (tls ? "https://" : "http://") + host + ":" + std::to_string(port);
 }
 
 // A --stun-uri or --turn-uri: an RFC 7064/7065 URI of the right kind.
@@ -139,6 +139,13 @@ int main(int argc, char** argv) {
                  "loopback and same-host origins, and clients that send no Origin")
       ->delimiter(',');
 
+  // --- TLS ------------------------------------------------------------------------------
+  auto* tls_cert_opt = app.add_option("--tls-cert", opts.tls_cert,
+                                      "PEM certificate chain: with --tls-key the listener speaks HTTPS and wss:// only; "
+                                      "SIGHUP reloads both")
+                           ->check(CLI::ExistingFile);
+  auto* tls_key_opt = app.add_option("--tls-key", opts.tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
+
   // --- STUN and TURN for every client ---------------------------------------------------
   app.add_option("--stun-uri", opts.ice.stun_uris, "STUN server for welcome.ice_servers (repeatable), e.g. stun:stun.example.org")
       ->check(ice_uri(false));
@@ -180,6 +187,11 @@ int main(int argc, char** argv) {
   opts.drain_delay = sigkit::cli::duration_of<std::chrono::milliseconds>(drain_delay);
   opts.drain_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(drain_timeout);
   opts.ice.turn_ttl = sigkit::cli::duration_of<std::chrono::seconds>(turn_ttl);
+  if (opts.tls_cert.empty() != opts.tls_key.empty()) {
+    std::fprintf(stderr, "sigserve: %s and %s go together\n", layers.setting_name(tls_cert_opt).c_str(),
+                 layers.setting_name(tls_key_opt).c_str());
+    return sigkit::cli::exit_usage;
+  }
   if (!opts.ice.turn_uris.empty() && opts.ice.turn_secret.empty()) {
     std::fprintf(stderr, "sigserve: %s needs %s (coturn's static-auth-secret) to mint credentials\n",
                  layers.setting_name(turn_uri_opt).c_str(), layers.setting_name(turn_secret_opt).c_str());
@@ -223,7 +235,7 @@ int main(int argc, char** argv) {
 
   try {
     sigkit::server::signaling_server server(opts, log);
-    auto url = browser_url(opts.listen_address, server.port());
+    auto url = browser_url(opts.listen_address, server.port(), !opts.tls_cert.empty());
     std::printf("sigserve listening on %s/ (open %s/<room> in two browser tabs)\n", url.c_str(), url.c_str());
     std::fflush(stdout);
     auto origins = opts.allowed_origins.empty() ? std::string("default") : joined(opts.allowed_origins);

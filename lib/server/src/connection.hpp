@@ -17,6 +17,8 @@
 #include "sigkit/timer_wheel.hpp"
 #include "sigkit/websocket/reader.hpp"
 
+typedef struct ssl_st SSL;
+
 namespace sigkit::server {
 
 // The connection is its own entry in its loop's timer wheel (one deadline at
@@ -32,6 +34,7 @@ struct connection : timer_wheel::entry {
   };
 
   int fd = -1;
+  SSL* tls = nullptr;  // the TLS session, when the listener speaks HTTPS
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;  // bumped when the slot is freed, so stale handles miss
   phase state = phase::free;
@@ -41,6 +44,7 @@ struct connection : timer_wheel::entry {
   bool reason_set = false;
   bool dirty = false;              // corked frames waiting for the end of the pass
   bool write_interest = false;     // EPOLLOUT registered: the socket would not take everything
+  bool tls_wants_write = false;    // the TLS session must write before it can read on
   metrics::close_reason reason = metrics::close_reason::network_error;
   std::uint16_t requests = 0;      // HTTP requests answered on it
   std::uint16_t scanned = 0;       // HTTP: bytes of `input` already searched for the end of the head

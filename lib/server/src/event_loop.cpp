@@ -30,6 +30,7 @@ constexpr std::size_t chunk_size = 1024;          // connections per allocation
 constexpr std::size_t read_buffer_size = 64 * 1024;
 constexpr std::size_t max_events = 256;           // per epoll_wait
 constexpr int reads_per_pass = 8;                 // then the connection waits its turn
+constexpr std::size_t tls_scratch_size = 16 * 1024;  // one TLS record
 
 std::uint64_t local_key(const connection& c) noexcept {
   return (std::uint64_t{c.generation} & generation_mask) << slot_bits | c.slot;
@@ -52,6 +53,8 @@ event_loop::event_loop(server_state& state, unsigned index)
       epoll_watch_(io_),
       events_(max_events),
       read_buffer_(std::make_unique<char[]>(read_buffer_size)),
+      tls_scratch_(state.tls ? std::make_unique<char[]>(tls_scratch_size) : nullptr),
+      tls_(state.tls),
       http_share_(std::max<std::size_t>(1, (state.opts.max_http_connections + std::max(1u, state.opts.threads) - 1) /
                                               std::max(1u, state.opts.threads))),
       tick_length_(tick_for(state.opts)),
@@ -178,19 +181,47 @@ void event_loop::on_ready() {
 
 void event_loop::on_socket(connection& c, std::uint32_t events) {
   auto generation = c.generation;
-  if (events & EPOLLOUT) flush(c);
+  bool read = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+  if (events & EPOLLOUT) {
+    // A TLS session that had to write before reading on (its handshake)
+    // reads again now.
+    if (c.tls_wants_write) {
+      c.tls_wants_write = false;
+      read = true;
+      if (!c.out.rest) set_write_interest(c, false);
+    }
+    if (c.out.rest) flush(c);
+  }
   if (c.generation != generation || c.state == connection::phase::free) return;
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_from(c);
+  if (read) read_from(c);
+}
+
+ssize_t event_loop::receive(connection& c, char* buffer, std::size_t size) noexcept {
+  if (!c.tls) {
+    for (;;) {
+      ssize_t n = ::recv(c.fd, buffer, size, 0);
+      if (n >= 0 || errno != EINTR) return n;
+    }
+  }
+  bool wants_write = false;
+  ssize_t n = tls_receive(c.tls, buffer, size, wants_write);
+  if (wants_write) {
+    c.tls_wants_write = true;
+    if (!c.write_interest) set_write_interest(c, true);
+  }
+  return n;
 }
 
 void event_loop::read_from(connection& c) {
   const auto generation = c.generation;
   for (int round = 0; round < reads_per_pass; ++round) {
-    ssize_t n = ::recv(c.fd, read_buffer_.get(), read_buffer_size, 0);
+    ssize_t n = receive(c, read_buffer_.get(), read_buffer_size);
     if (n > 0) {
       feed(c, {read_buffer_.get(), static_cast<std::size_t>(n)});
       if (c.generation != generation || c.state == connection::phase::free) return;
-      if (static_cast<std::size_t>(n) < read_buffer_size) return;  // drained: the next edge will come
+      // Drained: the next edge will come. (A TLS session hands out one
+      // record at a time and may hold more: read it until it would block.)
+      if (!c.tls && static_cast<std::size_t>(n) < read_buffer_size) return;
       continue;
     }
     if (n == 0) {
@@ -202,8 +233,15 @@ void event_loop::read_from(connection& c) {
       }
       return;
     }
-    if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    if (errno == EPROTONOSUPPORT) {
+      // Plain HTTP to the TLS port: say so in plain HTTP, as a person
+      // typing http:// would want, then go.
+      static constexpr std::string_view answer =
+          "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 46\r\n"
+          "Connection: close\r\n\r\nthis port speaks HTTPS: use https:// or wss://";
+      [[maybe_unused]] auto sent = ::send(c.fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     c.set_reason(metrics::close_reason::network_error);
     close_now(c);
     return;
@@ -333,6 +371,11 @@ void event_loop::open(int fd, const sockaddr_storage& from) {
   }
   auto& c = allocate();
   c.fd = fd;
+  if (tls_ && !(c.tls = tls_->accept(fd))) {
+    free_slot(c);
+    ::close(fd);
+    return;
+  }
   c.state = connection::phase::http;
   c.remote = peer_address::from(from);
   c.phase_since = now_tick_;
@@ -371,6 +414,8 @@ connection& event_loop::allocate() {
 void event_loop::free_slot(connection& c) noexcept {
   c.unlink();
   discard(c.out);
+  c.tls = nullptr;
+  c.tls_wants_write = false;
   c.input.release();
   c.reader = websocket::reader(websocket::role::server, 0);
   std::string().swap(c.peer);
@@ -457,7 +502,14 @@ void event_loop::send(connection& c, outbound item) {
 
 void event_loop::flush(connection& c) {
   bool was_stalled = c.out.rest != nullptr;
-  auto r = sigkit::server::flush(c.fd, c.out, cork_, c.close_when_flushed);
+  write_result r;
+  if (c.tls) {
+    tls_sink out(c.tls, tls_scratch_.get(), tls_scratch_size);
+    r = sigkit::server::flush(out, c.out, cork_, c.close_when_flushed);
+  } else {
+    socket_sink out(c.fd);
+    r = sigkit::server::flush(out, c.out, cork_, c.close_when_flushed);
+  }
   if (r.backlog_change > 0) state_.queued_bytes.fetch_add(static_cast<std::size_t>(r.backlog_change), std::memory_order_relaxed);
   else if (r.backlog_change < 0) state_.queued_bytes.fetch_sub(static_cast<std::size_t>(-r.backlog_change), std::memory_order_relaxed);
   if (r.error) {
@@ -472,7 +524,7 @@ void event_loop::flush(connection& c) {
     if (!was_stalled) reschedule(c);
     return;
   }
-  if (c.write_interest) set_write_interest(c, false);
+  if (c.write_interest && !c.tls_wants_write) set_write_interest(c, false);
   if (c.close_when_flushed) {
     if (!c.peer.empty()) close_now(c);                             // a WebSocket close handshake is over
     else if (c.state == connection::phase::http && c.eof) close_now(c);  // the peer is gone already
@@ -498,8 +550,27 @@ void event_loop::shutdown_send(connection& c) {
   c.state = connection::phase::closing;
   c.phase_since = now_tick_;
   c.input.release();
+  if (c.tls) {
+    tls_close(c.tls);  // close_notify goes before the FIN
+    c.tls = nullptr;
+  }
   ::shutdown(c.fd, SHUT_WR);
   reschedule(c);
+}
+
+void event_loop::send_now(connection& c, std::string_view bytes) noexcept {
+  iovec one{const_cast<char*>(bytes.data()), bytes.size()};
+  if (c.tls) {
+    tls_sink out(c.tls, tls_scratch_.get(), tls_scratch_size);
+    [[maybe_unused]] auto n = out.write(&one, 1, false);
+  } else {
+    socket_sink out(c.fd);
+    [[maybe_unused]] auto n = out.write(&one, 1, false);
+  }
+}
+
+void event_loop::use_tls(std::shared_ptr<const tls_context> tls) {
+  asio::post(io_, [this, tls = std::move(tls)]() mutable { tls_ = std::move(tls); });
 }
 
 void event_loop::close_now(connection& c) {
@@ -511,6 +582,7 @@ void event_loop::close_now(connection& c) {
     metrics_.http_closed.add();
   }
   if (c.out.backlog_bytes) state_.queued_bytes.fetch_sub(c.out.backlog_bytes, std::memory_order_relaxed);
+  tls_close(c.tls);
   ::close(c.fd);  // also leaves the epoll set
   free_slot(c);
   --live_;

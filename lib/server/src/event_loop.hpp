@@ -64,6 +64,7 @@ class event_loop final : public hub_sink {
   // on from what it had stashed (a static file has been read, say).
   void post_to(rooms::member_handle h, std::function<void(connection&)> f);
   void begin_close_all();  // stop accepting, close every connection (1001), stop when done
+  void use_tls(std::shared_ptr<const tls_context> tls);  // new connections get it (a reload)
 
   // --- for the sessions, on this loop's thread ---------------------------------
   server_state& state() noexcept { return state_; }
@@ -80,6 +81,7 @@ class event_loop final : public hub_sink {
   void schedule(connection& c, std::uint32_t due_tick) noexcept;
   void close_now(connection& c);            // closes the socket and frees the slot
   void shutdown_send(connection& c);        // FIN after what is queued; then wait for the peer's
+  void send_now(connection& c, std::string_view bytes) noexcept;  // best effort, bypassing the queue
   void renew_http(connection& c) noexcept;
   void leave_http(connection& c) noexcept;  // it upgraded
   void reschedule(connection& c);           // after its deadlines changed
@@ -105,6 +107,7 @@ class event_loop final : public hub_sink {
   void open(int fd, const sockaddr_storage& from);
   void on_socket(connection& c, std::uint32_t events);
   void read_from(connection& c);
+  ssize_t receive(connection& c, char* buffer, std::size_t size) noexcept;
   void feed(connection& c, std::span<char> bytes);
   void on_deadline(connection& c);
   void end_pass();
@@ -126,6 +129,8 @@ class event_loop final : public hub_sink {
   boost::asio::posix::stream_descriptor epoll_watch_;
   std::vector<epoll_event> events_;
   std::unique_ptr<char[]> read_buffer_;  // shared by every connection of the loop
+  std::unique_ptr<char[]> tls_scratch_;  // one TLS record being written
+  std::shared_ptr<const tls_context> tls_;
 
   // Connections, in chunks that never move; a handle is (loop, slot, generation).
   std::vector<std::unique_ptr<connection[]>> chunks_;

@@ -34,18 +34,18 @@ struct gathered {
   }
 };
 
-// One sendmsg(); returns bytes written or -1 with errno.
-ssize_t send_gathered(int fd, gathered& g, bool more) {
+
+}  // namespace
+
+ssize_t socket_sink::write(const iovec* buffers, std::size_t count, bool more) {
   msghdr msg{};
-  msg.msg_iov = g.iov.data();
-  msg.msg_iovlen = g.count;
+  msg.msg_iov = const_cast<iovec*>(buffers);
+  msg.msg_iovlen = count;
   for (;;) {
-    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
     if (n >= 0 || errno != EINTR) return n;
   }
 }
-
-}  // namespace
 
 outbound outbound::raw(std::shared_ptr<const std::string> bytes) {
   outbound o;
@@ -83,14 +83,14 @@ namespace {
 // they are walked, which `Walk` says: first(), next(position), end(position),
 // item(position), retire(position) once an item is out.
 template <class Walk>
-void write_sequence(int fd, Walk& walk, std::size_t& offset, bool last, write_result& r) {
+void write_sequence(byte_sink& out, Walk& walk, std::size_t& offset, bool last, write_result& r) {
   auto at = walk.first();
   while (!walk.end(at) && !r.blocked && !r.error) {
     gathered g;
     auto stop = at;
     for (std::size_t n = 0; !walk.end(stop) && n < batch_items; stop = walk.next(stop), ++n)
       g.add(walk.item(stop), n == 0 ? offset : 0);
-    ssize_t n = send_gathered(fd, g, last && walk.end(stop));
+    ssize_t n = out.write(g.iov.data(), g.count, last && walk.end(stop));
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) r.blocked = true;
       else r.error = {errno, std::system_category()};
@@ -136,11 +136,11 @@ struct cork_walk {
 
 }  // namespace
 
-write_result flush(int fd, send_queue& q, cork_arena& arena, bool last) {
+write_result flush(byte_sink& out, send_queue& q, cork_arena& arena, bool last) {
   write_result r;
   if (q.rest) {
     backlog_walk walk{q.rest->items};
-    write_sequence(fd, walk, q.rest->offset, last, r);
+    write_sequence(out, walk, q.rest->offset, last, r);
     q.queued -= static_cast<std::uint32_t>(r.written);
     q.backlog_bytes -= static_cast<std::uint32_t>(r.written);
     r.backlog_change = -static_cast<std::ptrdiff_t>(r.written);
@@ -150,7 +150,7 @@ write_result flush(int fd, send_queue& q, cork_arena& arena, bool last) {
   // The corked chain: write, then keep whatever the socket did not take.
   cork_walk walk{arena, q.cork_head};
   std::size_t offset = 0;
-  write_sequence(fd, walk, offset, last, r);
+  write_sequence(out, walk, offset, last, r);
   q.queued -= static_cast<std::uint32_t>(r.written);
   if (walk.head >= 0 && !r.error) {
     q.rest = std::make_unique<send_queue::backlog>();

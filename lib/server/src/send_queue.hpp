@@ -14,6 +14,9 @@
 #include <memory>
 #include <string>
 #include <system_error>
+
+#include <sys/types.h>
+#include <sys/uio.h>
 #include <vector>
 
 namespace sigkit::server {
@@ -68,6 +71,29 @@ struct send_queue {
 
 void enqueue(send_queue& q, cork_arena& arena, outbound item);
 
+// Where gathered bytes go: a socket, or a TLS session on one.
+class byte_sink {
+ public:
+  // Writes what it can of the buffers, in order; returns the bytes taken
+  // (fewer than offered when the transport is full), or -1 with errno set
+  // (EAGAIN: full before a byte was taken). `more`: nothing follows for now
+  // but a close, so the transport may hold the bytes for the FIN.
+  virtual ssize_t write(const iovec* buffers, std::size_t count, bool more) = 0;
+
+ protected:
+  ~byte_sink() = default;
+};
+
+// A plain socket: one sendmsg() per call.
+class socket_sink final : public byte_sink {
+ public:
+  explicit socket_sink(int fd) noexcept : fd_(fd) {}
+  ssize_t write(const iovec* buffers, std::size_t count, bool more) override;
+
+ private:
+  int fd_;
+};
+
 struct write_result {
   std::size_t written = 0;
   bool blocked = false;  // the socket is full: wait for EPOLLOUT
@@ -78,7 +104,7 @@ struct write_result {
 // Writes the corked chain, or the backlog, with as few sendmsg() calls as the
 // socket allows. `last` says nothing will follow (a close): the data then goes
 // with MSG_MORE so that the FIN of the close() right after shares its segment.
-write_result flush(int fd, send_queue& q, cork_arena& arena, bool last = false);
+write_result flush(byte_sink& out, send_queue& q, cork_arena& arena, bool last = false);
 
 // Drops everything queued (the connection is going away).
 void discard(send_queue& q) noexcept;

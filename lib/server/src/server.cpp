@@ -27,6 +27,11 @@ server_state::server_state(const options& o, logger& l)
 
 struct signaling_server::impl {
   impl(options o, logger& log) : state(o, log) {
+    if (!state.opts.tls_cert.empty() || !state.opts.tls_key.empty()) {
+      auto tls = tls_context::load(state.opts.tls_cert, state.opts.tls_key);
+      if (!tls) throw std::runtime_error(tls.error());
+      state.tls = std::move(*tls);
+    }
     const unsigned threads = std::max(1u, state.opts.threads);
     auto sockets = open_listeners(state.opts.listen_address, state.opts.port, threads);
     port = sockets.port;
@@ -37,6 +42,28 @@ struct signaling_server::impl {
   }
 
   event_loop& first() { return *state.loops.front(); }
+
+  // SIGHUP: a renewed certificate and key replace the old ones for new
+  // connections; live ones keep theirs. A file that does not load is
+  // logged and the old pair kept.
+  void reload_tls() {
+    if (!state.tls) return;
+    auto tls = tls_context::load(state.opts.tls_cert, state.opts.tls_key);
+    if (!tls) {
+      state.log.error("tls-reload-failed", {{"error", tls.error()}});
+      return;
+    }
+    for (auto& loop : state.loops) loop->use_tls(*tls);
+    state.log.info("tls-reloaded", {{"cert", state.opts.tls_cert}});
+  }
+
+  void wait_for_hangup(asio::signal_set& hangup) {
+    hangup.async_wait([this, &hangup](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      reload_tls();
+      wait_for_hangup(hangup);
+    });
+  }
 
   // On the first loop's thread.
   void begin_shutdown() {
@@ -66,12 +93,14 @@ const std::vector<std::string>& signaling_server::addresses() const noexcept { r
 
 void signaling_server::run(bool handle_signals) {
   auto& first = impl_->first();
-  std::optional<asio::signal_set> signals;
+  std::optional<asio::signal_set> signals, hangup;
   if (handle_signals) {
     signals.emplace(first.io(), SIGINT, SIGTERM);
     signals->async_wait([this](const boost::system::error_code& ec, int) {
       if (!ec) impl_->begin_shutdown();
     });
+    hangup.emplace(first.io(), SIGHUP);
+    impl_->wait_for_hangup(*hangup);
   }
   std::vector<std::thread> others;
   for (std::size_t i = 1; i < impl_->state.loops.size(); ++i)

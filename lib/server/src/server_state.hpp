@@ -14,6 +14,7 @@
 #include "sigkit/rate_limit.hpp"
 #include "sigkit/server/options.hpp"
 #include "static_files.hpp"
+#include "tls.hpp"
 
 namespace sigkit::server {
 
@@ -28,6 +29,7 @@ struct server_state {
   const rate_policy rate;
   std::unique_ptr<hub> rooms;
   static_files files;
+  std::shared_ptr<const tls_context> tls;  // as loaded at start; loops keep their own copy
   std::vector<std::unique_ptr<event_loop>> loops;
 
   // Limits that span loops. The counters move only on upgrade and close, and

@@ -1,7 +1,5 @@
 #include "websocket_session.hpp"
 
-#include <sys/socket.h>
-
 #include "event_loop.hpp"
 #include "sigkit/peer_id.hpp"
 #include "sigkit/proto/ice_servers.hpp"
@@ -214,10 +212,7 @@ void websocket_session::drop(event_loop& loop, connection& c, std::uint16_t code
   depart(loop, c);
   // Say why if the socket takes it at once, and only when nothing was left
   // half-written: half a frame followed by a close frame would garble the stream.
-  if (!c.out.rest) {
-    auto frame = websocket::server_frame(opcode::close, websocket::close_payload(code));
-    [[maybe_unused]] auto n = ::send(c.fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  }
+  if (!c.out.rest) loop.send_now(c, websocket::server_frame(opcode::close, websocket::close_payload(code)));
   loop.close_now(c);
 }
 

@@ -20,6 +20,10 @@ struct options {
   std::uint16_t port = 8080;                  // 0 picks a free port
   unsigned threads = 1;                       // event loops, one per thread
 
+  // --- TLS: with both set, the listener speaks HTTPS and wss:// only -----------
+  std::string tls_cert;  // PEM certificate chain, the server's first
+  std::string tls_key;   // PEM private key; SIGHUP reloads both
+
   // --- the protocol ----------------------------------------------------------
   std::size_t room_capacity = 2;                    // members per room, 0 = unlimited
   std::size_t max_message_bytes = 64 * 1024;        // larger messages close with 1009
