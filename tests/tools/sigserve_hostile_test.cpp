@@ -284,9 +284,12 @@ TEST_CASE("with --ping-interval 0 a silent peer is still dropped after --ping-ti
   auto start = std::chrono::steady_clock::now();
   bool left = false;
   while (!left && std::chrono::steady_clock::now() - start < 4s) {
-    alive.send_text(R"({"type":"ping"})");
-    auto m = alive.receive(200ms);
-    if (m.ok() && m->kind == message_kind::peer_left) left = true;
+    alive.send_text(R"({"type":"ping"})");  // five a second, well within the rate limit
+    auto until = std::chrono::steady_clock::now() + 200ms;
+    while (!left && std::chrono::steady_clock::now() < until) {
+      auto m = alive.receive(std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()));
+      if (m.ok() && m->kind == message_kind::peer_left) left = true;
+    }
   }
   auto waited = std::chrono::steady_clock::now() - start;
   CHECK(left);
@@ -421,4 +424,85 @@ TEST_CASE("static files: a missing script is 404, a file above --static-max-byte
   CHECK(http_status(http_request(s.port(), "GET", "/big.bin")) == 413);
   CHECK(http_status(http_request(s.port(), "GET", "/index.html")) == 200);
   fs::remove_all(dir);
+}
+
+TEST_CASE("limits by client address refuse with 429 and Retry-After, and free their place on close", "[sigserve][hostile]") {
+  sigserve_process s({"--max-connections-per-ip", "2"});
+  blocking_connection a, b;
+  connect(a, s);
+  connect(b, s);
+  auto refused = raw_socket(s.port()).upgrade();
+  CHECK(sigkit::test::http_status(refused) == 429);
+  CHECK(refused.find("\r\nRetry-After: ") != std::string::npos);
+  CHECK(metric(metrics_text(s.port()), R"(sigserve_upgrades_refused_total{reason="address_limit"})") == 1);
+  a.close();
+  CHECK(eventually([&] { return upgrade_status(s) == 101; }, 2s));
+
+  sigserve_process fast({"--connection-rate-per-ip", "1", "--connection-burst-per-ip", "2"});
+  CHECK(upgrade_status(fast) == 101);
+  CHECK(upgrade_status(fast) == 101);
+  CHECK(upgrade_status(fast) == 429);  // a third at once is too fast
+  CHECK(metric(metrics_text(fast.port()), R"(sigserve_upgrades_refused_total{reason="address_rate"})") == 1);
+}
+
+TEST_CASE("X-Forwarded-For names the client only behind a trusted proxy", "[sigserve][hostile]") {
+  auto upgrade_as = [](const sigserve_process& s, const char* client) {
+    return sigkit::test::http_status(raw_socket(s.port()).upgrade(std::string("X-Forwarded-For: ") + client + "\r\n"));
+  };
+  {
+    sigserve_process behind({"--trust-proxy", "127.0.0.0/8", "--max-connections-per-ip", "1"});
+    raw_socket first(behind.port()), second(behind.port());
+    CHECK(sigkit::test::http_status(first.upgrade("X-Forwarded-For: 198.51.100.1\r\n")) == 101);
+    CHECK(sigkit::test::http_status(second.upgrade("X-Forwarded-For: 1.2.3.4, 198.51.100.2\r\n")) == 101);
+    CHECK(upgrade_as(behind, "198.51.100.1") == 429);  // that client holds its one place
+    // The logs name the client, not the proxy.
+    CHECK(eventually([&] { return behind.log().find("remote=198.51.100.2:") != std::string::npos; }, 2s));
+  }
+  {
+    sigserve_process direct({"--max-connections-per-ip", "1"});
+    raw_socket first(direct.port());
+    CHECK(sigkit::test::http_status(first.upgrade("X-Forwarded-For: 198.51.100.1\r\n")) == 101);
+    CHECK(upgrade_as(direct, "198.51.100.9") == 429);  // anyone can write the header: it counts for nothing
+  }
+  auto bad = sigkit::test::run_command({sigkit::test::sigserve_path(), "--trust-proxy", "10.0.0.0/33"});
+  CHECK(bad.status == 2);
+}
+
+TEST_CASE("a client that keeps sending past the rate limit is closed with 1008", "[sigserve][hostile]") {
+  sigserve_process s({"--rate-limit", "10", "--rate-burst", "10"});
+  blocking_connection flooder, other;
+  connect(flooder, s);
+  connect(other, s);
+  for (int i = 0; i < 400; ++i)
+    if (flooder.send_text(R"({"type":"ping"})")) break;
+  for (;;) {
+    auto m = flooder.receive(3s);
+    if (!m.ok()) break;
+  }
+  CHECK(flooder.close_code() == 1008);
+  CHECK(metric(metrics_text(s.port()), R"(sigserve_closes_total{reason="rate_limited"})") == 1);
+  other.send_text(R"({"type":"ping"})");  // the others are untouched
+  expect(other, message_kind::pong);
+}
+
+TEST_CASE("joins are limited per connection, apart from other messages", "[sigserve][hostile]") {
+  sigserve_process s({"--join-rate", "1", "--join-burst", "3", "--rate-limit", "0"});
+  blocking_connection c;
+  connect(c, s);
+  int joined = 0, limited = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto r = c.join("churn");
+    REQUIRE(r.ok());
+    if (r->kind == message_kind::joined) {
+      ++joined;
+      c.send_text(R"({"type":"leave"})");
+      expect(c, message_kind::left);
+    } else if (r->code == "rate-limited") {
+      ++limited;
+    }
+  }
+  CHECK(joined == 3);
+  CHECK(limited == 5);
+  c.send_text(R"({"type":"ping"})");  // other messages are not held back
+  expect(c, message_kind::pong);
 }

@@ -19,6 +19,7 @@
 #include "cli.hpp"
 #include "layered_config.hpp"
 #include "open_files.hpp"
+#include "sigkit/http/client_address.hpp"
 #include "sigkit/log.hpp"
 #include "sigkit/stun/uri.hpp"
 #include "sigkit/server/options.hpp"
@@ -157,6 +158,30 @@ int main(int argc, char** argv) {
                      "coturn's static-auth-secret: every welcome carries TURN credentials minted from it");
   app.add_option("--turn-ttl", turn_ttl, "How long minted TURN credentials stay valid")
       ->check(duration_in(1s, 24h * 7));
+
+  // --- limits by client address (off by default: behind a load balancer every client
+  //     comes from a few addresses) ----------------------------------------------------
+  app.add_option("--max-connections-per-ip", opts.max_connections_per_ip,
+                 "WebSockets one client address may hold; beyond it upgrades get HTTP 429; 0 = off")
+      ->check(whole_number(0, 10'000'000));
+  app.add_option("--connection-rate-per-ip", opts.connection_rate_per_ip,
+                 "New WebSockets per second one client address may open; beyond it HTTP 429; 0 = off")
+      ->check(sigkit::cli::real_number(0, 1'000'000));
+  app.add_option("--connection-burst-per-ip", opts.connection_burst_per_ip,
+                 "New WebSockets one client address may open at once")
+      ->check(sigkit::cli::real_number(1, 1'000'000));
+  app.add_option("--trust-proxy", opts.trusted_proxies,
+                 "CIDR block of a proxy whose X-Forwarded-For names the client (repeatable), e.g. 10.0.0.0/8")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            auto block = sigkit::http::cidr::parse(text);
+            return block ? std::string() : block.error();
+          },
+          "CIDR"));
+  app.add_option("--join-rate", opts.join_rate, "Joins per second per connection; beyond it rate-limited")
+      ->check(sigkit::cli::real_number(0.1, 1'000'000));
+  app.add_option("--join-burst", opts.join_burst, "Joins a connection may send at once")
+      ->check(sigkit::cli::real_number(1, 1'000'000));
 
   // --- HTTP ---------------------------------------------------------------------------
   app.add_option("--static", static_dir, "Serve this directory instead of the built-in demo page")

@@ -45,6 +45,7 @@ struct connection : timer_wheel::entry {
   bool dirty = false;              // corked frames waiting for the end of the pass
   bool write_interest = false;     // EPOLLOUT registered: the socket would not take everything
   bool tls_wants_write = false;    // the TLS session must write before it can read on
+  bool address_counted = false;    // holds a place under the limits by address
   metrics::close_reason reason = metrics::close_reason::network_error;
   std::uint16_t requests = 0;      // HTTP requests answered on it
   std::uint16_t scanned = 0;       // HTTP: bytes of `input` already searched for the end of the head
@@ -55,7 +56,9 @@ struct connection : timer_wheel::entry {
 
   std::string peer;  // protocol id, after the upgrade
   std::string room;  // the room it is in, empty for none
-  token_bucket bucket;
+  token_bucket bucket;   // messages
+  token_bucket strikes;  // refusals it may still earn before it is closed
+  token_bucket joins;
 
   // In ticks of the loop's wheel (see event_loop::tick_length()).
   std::uint32_t phase_since = 0;  // start of the current HTTP request, or of the close handshake

@@ -290,6 +290,9 @@ void event_loop::on_tick() {
     auto& c = static_cast<connection&>(e);
     guarded(c, [&] { on_deadline(c); });
   });
+  // Addresses that have gone quiet are forgotten, now and then.
+  if (index_ == 0 && state_.addresses.enabled() && now_tick_ % ticks(std::chrono::seconds(10)) == 0)
+    state_.addresses.sweep(server_state::now_ms());
   // Listeners paused for want of descriptors try again.
   for (auto& l : listeners_) {
     if (!l.paused || closing_all_) continue;
@@ -416,6 +419,7 @@ void event_loop::free_slot(connection& c) noexcept {
   discard(c.out);
   c.tls = nullptr;
   c.tls_wants_write = false;
+  c.address_counted = false;
   c.input.release();
   c.reader = websocket::reader(websocket::role::server, 0);
   std::string().swap(c.peer);

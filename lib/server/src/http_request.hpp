@@ -24,6 +24,7 @@ struct http_request {
   std::string upgrade;
   std::string websocket_key;
   std::string websocket_version;
+  std::string forwarded_for;  // X-Forwarded-For, read only behind a trusted proxy
 };
 
 inline constexpr std::size_t max_request_head = 16 * 1024;

@@ -26,9 +26,19 @@ void refuse_upgrade(event_loop& loop, connection& c, metrics::refusal why, const
   loop.counters().upgrades_refused[static_cast<std::size_t>(why)].add();
   if (why == metrics::refusal::origin)
     loop.warn_limited("origin-refused", {{"origin", req.origin.value_or("")}, {"remote", c.remote.to_string()}});
+  else if (why == metrics::refusal::address_limit || why == metrics::refusal::address_rate)
+    loop.warn_limited("address-refused", {{"reason", metrics::to_string(why)}, {"remote", c.remote.to_string()}});
   else if (why == metrics::refusal::capacity)
     loop.warn_limited("capacity-refused", {{"max_connections", loop.state().opts.max_connections},
                                            {"remote", c.remote.to_string()}});
+}
+
+// decisions.md: a refusal by address is 429 with Retry-After.
+http::response address_refusal(bool too_many) {
+  auto r = http::text(429, too_many ? "too many connections from your address" : "connecting too fast from your address");
+  r.headers.emplace_back("Retry-After", too_many ? "10" : "1");
+  r.close = true;
+  return r;
 }
 
 void serve_file(event_loop& loop, connection& c, std::string path, bool head_only, bool keep_alive) {
@@ -97,6 +107,20 @@ std::size_t http_session::consume(event_loop& loop, connection& c, std::span<cha
   switch (decision.what) {
     case route::kind::upgrade: {
       auto& st = loop.state();
+      // From here on the client is who a trusted proxy says it is.
+      if (!st.trusted_proxies.empty())
+        c.remote = peer_address::from(http::client_address(c.remote.ip(), req.forwarded_for, st.trusted_proxies),
+                                      c.remote.port);
+      if (st.addresses.enabled()) {
+        auto verdict = st.addresses.admit(c.remote.ip(), server_state::now_ms());
+        if (verdict != address_limits::verdict::admitted) {
+          bool many = verdict == address_limits::verdict::too_many;
+          refuse_upgrade(loop, c, many ? metrics::refusal::address_limit : metrics::refusal::address_rate, req);
+          answer(loop, c, address_refusal(many), head_only, false);
+          return view.size();
+        }
+        c.address_counted = true;
+      }
       if (st.websockets.fetch_add(1, std::memory_order_relaxed) >= st.opts.max_connections) {
         st.websockets.fetch_sub(1, std::memory_order_relaxed);
         refuse_upgrade(loop, c, metrics::refusal::capacity, req);

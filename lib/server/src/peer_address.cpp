@@ -27,6 +27,22 @@ peer_address peer_address::from(const sockaddr_storage& sa) noexcept {
   return a;
 }
 
+peer_address peer_address::from(const http::ip_address& ip, std::uint16_t port) noexcept {
+  peer_address a;
+  a.port = port;
+  a.v6 = !ip.is_v4();
+  if (a.v6) std::memcpy(a.bytes.data(), ip.bytes.data(), 16);
+  else std::memcpy(a.bytes.data(), ip.bytes.data() + 12, 4);
+  return a;
+}
+
+http::ip_address peer_address::ip() const noexcept {
+  if (!v6) return http::ip_address::v4({bytes[0], bytes[1], bytes[2], bytes[3]});
+  http::ip_address out;
+  std::memcpy(out.bytes.data(), bytes.data(), 16);
+  return out;
+}
+
 std::string peer_address::to_string() const {
   char text[INET6_ADDRSTRLEN] = "?";
   inet_ntop(v6 ? AF_INET6 : AF_INET, bytes.data(), text, sizeof text);

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "sigkit/http/client_address.hpp"
+
 #include <sys/socket.h>
 
 namespace sigkit::server {
@@ -16,6 +18,8 @@ struct peer_address {
   bool v6 = false;
 
   static peer_address from(const sockaddr_storage& sa) noexcept;
+  static peer_address from(const http::ip_address& ip, std::uint16_t port) noexcept;
+  http::ip_address ip() const noexcept;
   std::string to_string() const;  // 192.0.2.1:5000, [2001:db8::1]:5000
 };
 

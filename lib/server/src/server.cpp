@@ -22,11 +22,19 @@ server_state::server_state(const options& o, logger& l)
       log(l),
       origins(o.allowed_origins),
       rate{o.rate_limit, o.rate_burst},
+      strikes{o.rate_limit / 2, o.rate_burst * 4},
+      joins{o.join_rate, o.join_burst},
+      addresses(o.max_connections_per_ip, {o.connection_rate_per_ip, o.connection_burst_per_ip}),
       rooms(std::make_unique<local_hub>(o.room_capacity)),
       files(o.static_dir, o.static_max_bytes) {}
 
 struct signaling_server::impl {
   impl(options o, logger& log) : state(o, log) {
+    for (const auto& block : state.opts.trusted_proxies) {
+      auto c = http::cidr::parse(block);
+      if (!c) throw std::invalid_argument(c.error());
+      state.trusted_proxies.push_back(*c);
+    }
     if (!state.opts.tls_cert.empty() || !state.opts.tls_key.empty()) {
       auto tls = tls_context::load(state.opts.tls_cert, state.opts.tls_key);
       if (!tls) throw std::runtime_error(tls.error());

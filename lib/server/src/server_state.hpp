@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "address_limits.hpp"
 #include "hub.hpp"
 #include "sigkit/http/origin_policy.hpp"
 #include "sigkit/log.hpp"
@@ -27,6 +28,14 @@ struct server_state {
   logger& log;
   const http::origin_policy origins;
   const rate_policy rate;
+  // A connection that keeps sending past the rate limit is closed: it may be
+  // refused half the rate for as long as it likes, and four bursts' worth
+  // beyond that (a client sending twice its allowance goes in ~16 s at the
+  // defaults, one sending ten times in under a second).
+  const rate_policy strikes;
+  const rate_policy joins;
+  std::vector<http::cidr> trusted_proxies;
+  address_limits addresses;
   std::unique_ptr<hub> rooms;
   static_files files;
   std::shared_ptr<const tls_context> tls;  // as loaded at start; loops keep their own copy
@@ -42,6 +51,12 @@ struct server_state {
   std::atomic<bool> closing{false};   // the drain delay is over: no new upgrades
 
   const std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
+
+  // A millisecond count shared by every loop (the address limits span them).
+  static std::uint32_t now_ms() noexcept {
+    return static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+  }
 };
 
 }  // namespace sigkit::server

@@ -47,15 +47,24 @@ void on_text(event_loop& loop, connection& c, std::string_view text) {
   if (!decoded) {
     const auto& e = decoded.error();
     answer_locally(loop, c, rooms::refuse(self(loop, c), e.code, e.message, e.rid_json));
-  } else if (!allowed) {
-    answer_locally(loop, c,
-                   rooms::refuse(self(loop, c), proto::error_code::rate_limited,
-                                 "more than " + std::to_string(static_cast<long>(st.opts.rate_limit)) +
-                                     " messages per second; this one was dropped",
-                                 decoded->rid_json));
-  } else {
-    st.rooms->handle(self(loop, c), c.room, *decoded, loop);
+    return;
   }
+  std::string why;
+  if (!allowed)
+    why = "more than " + std::to_string(static_cast<long>(st.opts.rate_limit)) + " messages per second; this one was dropped";
+  else if (decoded->type == proto::message_type::join && !c.joins.try_take(st.joins, loop.now_ms()))
+    why = "more than " + std::to_string(static_cast<long>(st.opts.join_rate)) + " joins per second; this one was dropped";
+  if (why.empty()) {
+    st.rooms->handle(self(loop, c), c.room, *decoded, loop);
+    return;
+  }
+  // A client that keeps sending past the limit is not worth serving.
+  if (st.rate.per_second > 0 && !c.strikes.try_take(st.strikes, loop.now_ms())) {
+    loop.warn_limited("rate-limit-close", {{"peer", c.peer}, {"remote", c.remote.to_string()}});
+    websocket_session::start_close(loop, c, websocket::close_code::policy, metrics::close_reason::rate_limited);
+    return;
+  }
+  answer_locally(loop, c, rooms::refuse(self(loop, c), proto::error_code::rate_limited, why, decoded->rid_json));
 }
 
 // protocol 1.1: the ICE servers, with TURN credentials minted for this
@@ -82,6 +91,8 @@ void websocket_session::open(event_loop& loop, connection& c, std::string_view a
   c.reader = websocket::reader(websocket::role::server, st.opts.max_message_bytes);
   c.opened = c.last_heard = c.last_ping = loop.now();
   c.bucket.start(st.rate, loop.now_ms());
+  c.strikes.start(st.strikes, loop.now_ms());
+  c.joins.start(st.joins, loop.now_ms());
   // RFC 6455 §4.2.2; no subprotocol and no extension (permessage-deflate is
   // declined by not answering it). The welcome rides in the same write.
   std::string response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -240,6 +251,7 @@ void websocket_session::on_settled(event_loop& loop, connection& c, const rooms:
 void websocket_session::finish(event_loop& loop, connection& c) {
   auto& st = loop.state();
   depart(loop, c);
+  if (c.address_counted) st.addresses.release(c.remote.ip(), server_state::now_ms());
   st.websockets.fetch_sub(1, std::memory_order_relaxed);
   loop.counters().connections_closed.add();
   loop.counters().closes[static_cast<std::size_t>(c.reason)].add();

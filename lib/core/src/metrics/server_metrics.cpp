@@ -7,9 +7,11 @@ namespace {
 
 constexpr std::array<std::string_view, close_reason_count> close_names{
     "client_close",        "network_error", "heartbeat_timeout", "message_too_big", "binary_frame",
-    "send_queue_overflow", "write_timeout", "shutdown",          "protocol_error",  "internal_error"};
-constexpr std::array<std::string_view, refusal_count> refusal_names{"origin", "capacity", "shutting_down",
-                                                                    "bad_handshake"};
+    "send_queue_overflow", "write_timeout", "shutdown",          "protocol_error",  "internal_error",
+    "rate_limited"};
+constexpr std::array<std::string_view, refusal_count> refusal_names{"origin",        "capacity",
+                                                                    "shutting_down", "bad_handshake",
+                                                                    "address_limit", "address_rate"};
 
 void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   out.append("# HELP ").append(name).append(" ").append(help).append("\n");

@@ -40,13 +40,14 @@ enum class close_reason {
   shutdown,             // 1001
   protocol_error,       // invalid WebSocket framing (1002) or UTF-8 (1007)
   internal_error,       // 1011: a bug of ours, caught at the connection's boundary
+  rate_limited,         // 1008: it kept sending past the rate limit
 };
-inline constexpr std::size_t close_reason_count = 10;
+inline constexpr std::size_t close_reason_count = 11;
 std::string_view to_string(close_reason reason) noexcept;
 
 // Why an upgrade was refused before any WebSocket traffic.
-enum class refusal { origin, capacity, shutting_down, bad_handshake };
-inline constexpr std::size_t refusal_count = 4;
+enum class refusal { origin, capacity, shutting_down, bad_handshake, address_limit, address_rate };
+inline constexpr std::size_t refusal_count = 6;
 std::string_view to_string(refusal reason) noexcept;
 
 // A Prometheus histogram with fixed buckets (seconds), written by one thread.

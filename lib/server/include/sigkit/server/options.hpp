@@ -42,6 +42,12 @@ struct options {
 
   // --- who may connect ------------------------------------------------------------
   std::vector<std::string> allowed_origins;  // see http::origin_policy
+  std::size_t max_connections_per_ip = 0;     // WebSockets per client address, 0 = off; beyond: HTTP 429
+  double connection_rate_per_ip = 0;          // new WebSockets per second per address, 0 = off
+  double connection_burst_per_ip = 10;        // ... and how many at once
+  std::vector<std::string> trusted_proxies;   // CIDR blocks whose X-Forwarded-For names the client
+  double join_rate = 5;                       // joins per second per connection; beyond: rate-limited
+  double join_burst = 10;
 
   // --- what every client is told --------------------------------------------------
   proto::ice_config ice;  // STUN/TURN servers for welcome.ice_servers, TURN credentials minted per connection
