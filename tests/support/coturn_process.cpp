@@ -168,8 +168,10 @@ coturn_process::coturn_process(coturn_config config) : config_(std::move(config)
   const auto& cert = certificate();
   std::ofstream conf(dir_ + "/turnserver.conf");
   // RFC 5780 needs two addresses; coturn answers CHANGE-REQUEST from the
-  // other listening-ip and alt-listening-port.
-  conf << "listening-ip=127.0.0.1\nlistening-ip=127.0.0.2\n" << (config_.ipv6_ ? "listening-ip=::1\n" : "")
+  // other listening-ip and alt-listening-port, and with one address sends
+  // no OTHER-ADDRESS at all.
+  conf << "listening-ip=127.0.0.1\n" << (config_.rfc5780_ ? "listening-ip=127.0.0.2\n" : "")
+       << (config_.ipv6_ ? "listening-ip=::1\n" : "")
        << "listening-port=" << port_ << "\nalt-listening-port=" << alt_port() << "\n"
        << "tls-listening-port=" << tls_port() << "\nalt-tls-listening-port=" << tls_port() + 1 << "\n"
        << "relay-ip=127.0.0.1\nmin-port=" << relay_min_port() << "\nmax-port=" << relay_max_port() << "\n"
@@ -195,15 +197,16 @@ coturn_process::coturn_process(coturn_config config) : config_(std::move(config)
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
 
-  // Ready when both addresses answer Binding and TCP and TLS accept.
+  // Ready when both addresses (or the one) answer Binding and TCP and TLS accept.
   const auto deadline = clock::now() + std::chrono::seconds(15);
   while (clock::now() < deadline) {
     if (wait_for(pid_, clock::now())) {
       pid_ = -1;
       throw std::runtime_error("coturn exited at start:\n" + log());
     }
-    if (answers_binding("127.0.0.1", port_) && answers_binding("127.0.0.2", port_) &&
-        answers_binding("127.0.0.2", alt_port()) && accepts_tcp("127.0.0.1", port_) &&
+    const bool second_address =
+        !config_.rfc5780_ || (answers_binding("127.0.0.2", port_) && answers_binding("127.0.0.2", alt_port()));
+    if (answers_binding("127.0.0.1", port_) && second_address && accepts_tcp("127.0.0.1", port_) &&
         accepts_tcp("127.0.0.1", tls_port()) && (!config_.ipv6_ || answers_binding("::1", port_)))
       return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -1,7 +1,8 @@
 // A real coturn (Debian's /usr/bin/turnserver) for sigprobe's integration
 // tests: generated config in a temp dir, free loopback ports on 127.0.0.1
 // and 127.0.0.2 (RFC 5780 needs two addresses), TLS with a certificate made
-// by openssl, started and stopped by the test. Plus the processes and
+// by openssl, long-term users or a TURN REST secret (use-auth-secret),
+// started and stopped by the test. Plus the processes and
 // servers around it: sigprobe itself, and a deliberately slow STUN server.
 #pragma once
 
@@ -30,6 +31,9 @@ struct coturn_config {
   std::string secret_ = "rest-shared-secret";
   bool allow_loopback_peers_ = true;
   bool ipv6_ = false;  // also listen on ::1 (the relay stays on 127.0.0.1)
+  // Listen on 127.0.0.1 and 127.0.0.2, which RFC 5780 needs; false: on
+  // 127.0.0.1 alone, so the server sends no OTHER-ADDRESS.
+  bool rfc5780_ = true;
   std::vector<std::string> extra_lines_;  // more turnserver.conf lines
 };
 
@@ -49,7 +53,7 @@ class coturn_process {
   coturn_process(const coturn_process&) = delete;
   coturn_process& operator=(const coturn_process&) = delete;
 
-  std::uint16_t port() const { return port_; }             // UDP and TCP, on 127.0.0.1 and 127.0.0.2
+  std::uint16_t port() const { return port_; }             // UDP and TCP, on 127.0.0.1 (and 127.0.0.2)
   std::uint16_t alt_port() const { return port_ + 1; }     // RFC 5780 alternate port
   std::uint16_t tls_port() const { return port_ + 2; }
   std::uint16_t relay_min_port() const { return port_ + 10; }
@@ -63,6 +67,8 @@ class coturn_process {
   std::string turn_tcp_uri() const { return turn_uri() + "?transport=tcp"; }
   std::string stuns_uri() const { return "stuns:127.0.0.1:" + std::to_string(tls_port()); }
   std::string turns_uri() const { return "turns:127.0.0.1:" + std::to_string(tls_port()); }
+  // By the name the certificate also carries (and SNI is sent for).
+  std::string turns_name_uri() const { return "turns:localhost:" + std::to_string(tls_port()); }
   std::string turn_v6_uri() const { return "turn:[::1]:" + std::to_string(port_); }
 
  private:

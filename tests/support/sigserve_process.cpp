@@ -74,12 +74,13 @@ sigserve_process::sigserve_process(std::vector<std::string> args) {
   }
   close(out[0]);
   std::smatch m;
-  static const std::regex url(R"(http://[^ ]+:(\d+)/)");
+  static const std::regex url(R"(http(s?)://[^ ]+:(\d+)/)");
   if (!std::regex_search(line, m, url)) {
     stop(SIGKILL, std::chrono::seconds(1));
     throw std::runtime_error("sigserve did not start: stdout '" + line + "', stderr:\n" + log());
   }
-  port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+  tls_ = m[1] == "s";
+  port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
 }
 
 sigserve_process::~sigserve_process() {

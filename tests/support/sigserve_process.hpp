@@ -15,7 +15,8 @@ namespace sigkit::test {
 
 class sigserve_process {
  public:
-  // Starts `sigserve --port 0 <args>` and waits for its "listening" line.
+  // Starts `sigserve --port 0 <args>` and waits for its "listening" line
+  // (http:// or, with --tls-cert, https://).
   explicit sigserve_process(std::vector<std::string> args = {});
   ~sigserve_process();
   sigserve_process(const sigserve_process&) = delete;
@@ -23,8 +24,9 @@ class sigserve_process {
 
   std::uint16_t port() const { return port_; }
   pid_t pid() const { return pid_; }
-  std::string ws_url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws"; }
-  std::string http_base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // ws:// or, when started with --tls-cert, wss://
+  std::string ws_url() const { return (tls_ ? "wss://" : "ws://") + std::string("127.0.0.1:") + std::to_string(port_) + "/ws"; }
+  std::string http_base() const { return (tls_ ? "https://" : "http://") + std::string("127.0.0.1:") + std::to_string(port_); }
 
   // Sends a signal and waits up to `limit` for the exit status; nullopt if
   // it had to be killed.
@@ -34,6 +36,7 @@ class sigserve_process {
  private:
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  bool tls_ = false;
   std::string log_path_;
 };
 

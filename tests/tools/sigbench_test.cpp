@@ -9,6 +9,8 @@
 #include "support/lossy_server.hpp"
 #include "support/raw_socket.hpp"
 #include "support/sigserve_process.hpp"
+#include "support/test_certificate.hpp"
+#include "support/tls_ws_server.hpp"
 
 using json = nlohmann::json;
 using sigkit::test::run_command;
@@ -29,6 +31,12 @@ json read_json(const std::string& path) {
 sigkit::test::command_result sigbench(std::vector<std::string> args) {
   args.insert(args.begin(), {SIGKIT_SIGBENCH_PATH, "--quiet"});
   return run_command(args);
+}
+
+// Self-signed, for 127.0.0.1, ::1 and localhost: its own CA for --ca-file.
+const sigkit::test::test_certificate& loopback_certificate() {
+  static const sigkit::test::test_certificate cert;
+  return cert;
 }
 
 }  // namespace
@@ -113,7 +121,8 @@ TEST_CASE("configuration mistakes exit 2 with one line", "[sigbench]") {
   for (std::vector<std::string> bad :
        {std::vector<std::string>{"--threshold", "jion.p99<20ms"}, {"--threshold", "lost=0"}, {"--peers", "lots"},
         {"--rate", "0", "--concurrency", "1"}, {"--scenario", "/nonexistent.json"}, {"--bogus"},
-        {"--source-addresses", "127.0.0.9-127.0.0.1"}}) {
+        {"--source-addresses", "127.0.0.9-127.0.0.1"}, {"--url", "https://127.0.0.1:8443/ws"},
+        {"--url", "127.0.0.1:8080"}, {"--url", "wss://127.0.0.1:8443/ws", "--ca-file", "/nonexistent.pem"}}) {
     auto r = sigbench(bad);
     INFO(bad.front() << " " << bad.back() << ": " << r.err);
     CHECK(r.status == 2);
@@ -209,4 +218,69 @@ TEST_CASE("sigbench --help and --version", "[sigbench][cli]") {
   auto version = run_command({SIGKIT_SIGBENCH_PATH, "--version"});
   CHECK(version.status == 0);
   CHECK(version.out.find("sigbench 0.1.0") != std::string::npos);
+}
+
+TEST_CASE("wss:// with --ca-file: the smoke load runs over TLS", "[sigbench][tls]") {
+  const auto& cert = loopback_certificate();
+  sigkit::test::tls_ws_server server(cert.cert_path(), cert.key_path());
+  auto report = temp_path("tls.json");
+  auto r = sigbench({"--url", server.url(), "--ca-file", cert.cert_path(), "--peers", "20", "--room-size", "2",
+                     "--rate", "100", "--late-bound", "5s", "--json", report, "--threshold", "joined==20",
+                     "--threshold", "lost==0"});
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  auto j = read_json(report);
+  CHECK(j["target"] == server.url());
+  CHECK(j["peers"]["failed"] == 0);
+  CHECK(j["messages"]["received"] == j["messages"]["sent"]);
+  CHECK(server.welcomed() == 20);
+  std::filesystem::remove(report);
+}
+
+TEST_CASE("an untrusted certificate is named as a TLS failure, and --insecure goes on", "[sigbench][tls]") {
+  const auto& cert = loopback_certificate();
+  sigkit::test::tls_ws_server server(cert.cert_path(), cert.key_path());
+  auto report = temp_path("tls-untrusted.json");
+  auto r = sigbench({"--url", server.url(), "--peers", "20", "--rate", "100", "--json", report});
+  INFO(r.out << r.err);
+  CHECK(r.status == 3);
+  CHECK(r.err.find("certificate verify failed (self-signed certificate)") != std::string::npos);
+  CHECK(r.err.find("--ca-file") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  auto j = read_json(report);
+  CHECK(j["peers"]["connected"] == 0);
+  REQUIRE(j["failures"].size() == 1);
+  CHECK(j["failures"].contains("TLS: certificate verify failed (self-signed certificate)"));
+  CHECK(server.welcomed() == 0);
+  std::filesystem::remove(report);
+
+  // The same from a scenario file, whose keys match the flags.
+  auto scenario = temp_path("tls-insecure.json");
+  std::ofstream(scenario) << json{{"url", server.url()}, {"insecure", true}, {"peers", 4}, {"rate", 100}}.dump();
+  auto insecure = sigbench({"--scenario", scenario, "--late-bound", "5s", "--threshold", "joined==4"});
+  INFO(insecure.out << insecure.err);
+  CHECK(insecure.status == 0);
+  CHECK(server.welcomed() == 4);
+  std::filesystem::remove(scenario);
+}
+
+TEST_CASE("wss:// against sigserve's own TLS listener", "[sigbench][tls]") {
+  const auto& cert = loopback_certificate();
+  sigkit::test::sigserve_process server({"--tls-cert", cert.cert_path(), "--tls-key", cert.key_path()});
+  auto report = temp_path("sigserve-tls.json");
+  auto r = sigbench({"--url", server.ws_url(), "--ca-file", cert.cert_path(), "--peers", "20", "--room-size", "2",
+                     "--rate", "100", "--late-bound", "5s", "--json", report, "--threshold", "joined==20",
+                     "--threshold", "lost==0"});
+  INFO(r.out << r.err << server.log());
+  REQUIRE(r.status == 0);
+  auto j = read_json(report);
+  CHECK(j["peers"]["failed"] == 0);
+  CHECK(j["messages"]["received"] == 100);  // 10 rooms x (offer + answer + 2 x 4 candidates)
+  std::filesystem::remove(report);
+
+  // Its certificate is not in the system's store either.
+  auto untrusted = sigbench({"--url", server.ws_url(), "--peers", "10", "--rate", "100"});
+  INFO(untrusted.err);
+  CHECK(untrusted.status == 3);
+  CHECK(untrusted.err.find("certificate verify failed") != std::string::npos);
 }

@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   };
   app.add_option("--scenario", scenario_path, "Scenario file (JSON); flags override its settings")
       ->check(CLI::ExistingFile);
-  setting("--url", "Target WebSocket URL (default ws://127.0.0.1:8080/ws)");
+  setting("--url", "Target WebSocket URL, ws:// or wss:// (default ws://127.0.0.1:8080/ws)");
   setting("--peers", "Total simulated peers (default 200 unless --duration is given)");
   setting("--duration", "Stop arrivals after this long (e.g. 60s)");
   setting("--rate", "Arrivals per second (default 1000); 0 = closed model");
@@ -122,7 +122,10 @@ int main(int argc, char** argv) {
   setting("--threads", "Generator threads (default: all cores)");
   setting("--source-addresses", "Local addresses to spread connections over, e.g. 127.0.0.2-127.0.0.9");
   setting("--origin", "Origin header to send");
-  setting("--connect-timeout", "Limit for TCP + WebSocket handshake + welcome (default 10s)");
+  setting("--ca-file", "wss://: trust the CAs in this PEM file instead of the system's");
+  app.add_flag_callback("--insecure", [&overrides] { overrides["insecure"] = true; },
+                        "wss://: accept any certificate for any name (self-signed test servers only)");
+  setting("--connect-timeout", "Limit for TCP + TLS (wss://) + WebSocket handshake + welcome (default 10s)");
   setting("--negotiation-timeout", "Limit for a room to finish negotiating (default 10s)");
   setting("--late-bound", "A start later than this is late; >1% late = saturated (default 50ms)");
   app.add_option("--threshold", thresholds, "Pass/fail rule, repeatable: join.p99<20ms, lost==0, joined>=9990 ...");

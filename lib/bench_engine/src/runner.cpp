@@ -63,11 +63,13 @@ std::string fake_sdp(std::size_t bytes) {
 
 // Counters shared by all threads, for the progress line and abort decisions.
 struct shared_run {
-  shared_run(const scenario& p, arrival_schedule s, std::string fake, const std::atomic<bool>& stop_flag)
-      : plan(p), schedule(std::move(s)), start(clock::now()), sdp(std::move(fake)), stop(stop_flag) {}
+  shared_run(const scenario& p, arrival_schedule s, client::tls_context t, std::string fake,
+             const std::atomic<bool>& stop_flag)
+      : plan(p), schedule(std::move(s)), tls(std::move(t)), start(clock::now()), sdp(std::move(fake)), stop(stop_flag) {}
 
   const scenario& plan;
   arrival_schedule schedule;
+  client::tls_context tls;  // wss:// only: one for every peer of the run
   clock::time_point start;
   std::string sdp;
   const std::atomic<bool>& stop;
@@ -209,7 +211,15 @@ awaitable<std::error_code> peer::connect() {
   options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(plan.connect_timeout);
   if (!plan.source_addresses.empty())
     options.source_address = plan.source_addresses[index % plan.source_addresses.size()];
+  options.tls = w.run.tls;
   co_return co_await c.connect(plan.url, std::move(options));
+}
+
+// Why a peer never got in, as the report's failures list it.
+std::string failure_reason(const client::connection& c, std::error_code ec) {
+  if (c.refusal_status()) return "HTTP " + std::to_string(c.refusal_status());
+  if (ec.category() == client::tls_category()) return "TLS: " + ec.message();
+  return ec.message();
 }
 
 awaitable<void> peer::session(clock::time_point intended, clock::time_point actual) {
@@ -218,13 +228,20 @@ awaitable<void> peer::session(clock::time_point intended, clock::time_point actu
   const auto& plan = run.plan;
   auto ec = co_await connect();
   if (ec) {
+    auto why = failure_reason(c, ec);
     ++w.failed;
-    ++w.failures[c.refusal_status() ? "HTTP " + std::to_string(c.refusal_status()) : ec.message()];
+    ++w.failures[why];
     run.failed_total.fetch_add(1);
     auto failures = run.connect_failures.fetch_add(1) + 1;
     // Nothing has ever connected and attempt after attempt fails: the target
-    // is unreachable, and waiting for the rest of the schedule helps nobody.
-    if (run.connected_total.load() == 0 && failures >= 5) run.give_up("target unreachable: " + ec.message());
+    // is unreachable (or its TLS unusable), and waiting for the rest of the
+    // schedule helps nobody.
+    if (run.connected_total.load() == 0 && failures >= 5) {
+      if (ec.category() != client::tls_category()) run.give_up("target unreachable: " + why);
+      else if (client::is_certificate_error(ec))
+        run.give_up("no connection got past " + why + "; see --ca-file and --insecure");
+      else run.give_up("no connection got past " + why);
+    }
   } else {
     auto now = clock::now();
     w.connect.record(now - intended);
@@ -479,7 +496,23 @@ report run(const scenario& plan_in, const progress_callback& on_progress, const 
   auto schedule = arrival_schedule::make(arrivals);
   if (!schedule) throw std::invalid_argument(schedule.error().message);
 
-  shared_run shared(plan, std::move(schedule.value()), fake_sdp(plan.sdp_bytes), stop);
+  // Mistakes in the target are the caller's, like a bad schedule: found
+  // before anything starts.
+  auto target = client::parse_ws_url(plan.url);
+  if (!target) throw std::invalid_argument(target.error());
+  client::tls_context tls;
+  if (target->tls) {
+    // One context for the run: loading the trust store once per peer would
+    // cost more than its handshake.
+    auto made = client::make_tls_context(plan.ca_file, plan.insecure);
+    if (!made) {
+      auto what = plan.ca_file.empty() ? std::string("the system's trusted certificates") : "the CA file " + plan.ca_file;
+      throw std::invalid_argument("cannot load " + what + ": " + made.error().message());
+    }
+    tls = std::move(made.value());
+  }
+
+  shared_run shared(plan, std::move(schedule.value()), std::move(tls), fake_sdp(plan.sdp_bytes), stop);
   std::vector<std::unique_ptr<worker>> workers;
   for (unsigned i = 0; i < plan.threads; ++i) workers.push_back(std::make_unique<worker>(shared, i));
   auto baseline_rss = peak_rss_bytes();

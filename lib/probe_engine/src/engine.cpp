@@ -1,6 +1,8 @@
 // sigprobe's ladder: dns, connect, tls, binding, allocate, relay, refresh
-// for each server, all servers at once on one Asio thread.
+// for each server, all servers at once on one Asio thread; before them, for
+// --from-sigserve, the signaling server's welcome (signaling.cpp).
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <random>
 
@@ -8,9 +10,11 @@
 #include <boost/asio/io_context.hpp>
 
 #include "nat.hpp"
+#include "signaling.hpp"
 #include "transport.hpp"
 #include "sigkit/probe_engine/engine.hpp"
 #include "sigkit/probe/diagnosis.hpp"
+#include "sigkit/probe/targets.hpp"
 #include "sigkit/stun/credentials.hpp"
 
 namespace sigkit::probe_engine {
@@ -45,8 +49,11 @@ struct auth_state {
 
 class server_probe {
  public:
-  server_probe(const target& t, const options& o, clock::time_point deadline, server_report& out)
-      : target_(t), options_(o), deadline_(deadline), out_(out) {}
+  server_probe(const target& t, const options& o, clock::time_point deadline, tls_client_context& tls)
+      : target_(t), options_(o), deadline_(deadline), tls_(tls) {}
+
+  // What run() found; complete once it has returned.
+  server_report& report() noexcept { return out_; }
 
   awaitable<void> run() {
     out_.uri_ = target_.text_;
@@ -208,7 +215,6 @@ class server_probe {
     s.host_ = host;
     s.host_is_ip_ = stun::address::from_string(host, 0).ok();
     s.insecure_ = options_.insecure_;
-    s.ca_file_ = options_.ca_file_;
     return s;
   }
 
@@ -225,7 +231,7 @@ class server_probe {
     check c;
     if (!begin(stage::tls, c)) co_return false;
     const auto started = clock::now();
-    auto t = co_await flow_->start_tls(tls_for(target_.uri_.host_), deadline_);
+    auto t = co_await flow_->start_tls(tls_for(target_.uri_.host_), tls_, deadline_);
     certificate_problem_ = t.problem_;
     note_certificate(c, t, options_.insecure_);
     c.facts_ = t.facts_;
@@ -432,7 +438,7 @@ class server_probe {
       auto flow = co_await stun_flow::connect_tcp(to, deadline_);
       if (!flow) co_return flow.error();
       if (target_.uri_.secure()) {
-        auto t = co_await flow.value()->start_tls(tls_for(tls_name), deadline_);
+        auto t = co_await flow.value()->start_tls(tls_for(tls_name), tls_, deadline_);
         certificate_problem_ = t.problem_;
         if (t.failure_) co_return t.failure_;
       }
@@ -721,7 +727,8 @@ class server_probe {
   const target& target_;
   const options& options_;
   clock::time_point deadline_;
-  server_report& out_;
+  tls_client_context& tls_;
+  server_report out_;
 
   stage next_stage_ = stage::dns;
   std::vector<stun::address> addresses_;
@@ -738,17 +745,27 @@ class server_probe {
 
 }  // namespace
 
-probe::report run(const std::vector<target>& targets, const options& o) {
+probe::report run(const std::vector<target>& targets, const options& o,
+                  const std::optional<signaling_source>& signaling) {
   namespace asio = boost::asio;
   asio::io_context io;
   report r;
-  r.servers_.resize(targets.size());
   const auto start = clock::now();
   const auto deadline = start + o.timeout_;
 
+  // One TLS context for the run, shared by every TLS connection. It is
+  // built here, before any probe starts, so that loading the CA store does
+  // not land inside a probe's timings on the shared thread; a failure to
+  // build it is kept and reported by every TLS check.
+  tls_client_context tls(o.ca_file_);
+  if (needs_tls(targets)) (void)tls.get();
+
+  // Fetched targets join the list while the first ones run: a deque keeps
+  // the references the probes hold valid.
+  std::deque<target> all(targets.begin(), targets.end());
   std::vector<std::unique_ptr<server_probe>> probes;
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    probes.push_back(std::make_unique<server_probe>(targets[i], o, deadline, r.servers_[i]));
+  const auto start_probe = [&](const target& t) {
+    probes.push_back(std::make_unique<server_probe>(t, o, deadline, tls));
     auto* p = probes.back().get();
     asio::co_spawn(io, p->run(), [p](const std::exception_ptr& e) {
       if (!e) return;
@@ -758,20 +775,57 @@ probe::report run(const std::vector<target>& targets, const options& o) {
         p->record_internal_error(ex.what());
       }
     });
-  }
-  if (o.nat_) {
+  };
+  for (const auto& t : all) start_probe(t);
+
+  // --nat picks the first UDP server of the complete list.
+  std::vector<target> nat_candidates;
+  const auto start_nat = [&] {
+    if (!o.nat_) return;
+    nat_candidates.assign(all.begin(), all.end());
     r.nat_.emplace();
-    asio::co_spawn(io, discover_nat(targets, o, deadline, *r.nat_), [&r](const std::exception_ptr& e) {
+    asio::co_spawn(io, discover_nat(nat_candidates, o, deadline, *r.nat_), [&r](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        r.nat_->ok_ = false;
+        r.nat_->status_ = nat_status::failed;
         r.nat_->error_ = make_failure(failure_kind::internal, ex.what());
       }
     });
+  };
+
+  // A coroutine lambda's captures live in the lambda, not in the coroutine
+  // frame: this one must outlive io.run().
+  const auto fetch = [&]() -> awaitable<void> {
+    auto fetched = co_await fetch_ice_servers(*signaling, o.software_, deadline);
+    *r.signaling_ = std::move(fetched.report_);
+    if (needs_tls(fetched.targets_)) (void)tls.get();
+    for (auto& t : fetched.targets_) {
+      all.push_back(std::move(t));
+      start_probe(all.back());
+    }
+    start_nat();
+  };
+  if (signaling) {
+    r.signaling_.emplace();
+    r.signaling_->url_ = signaling->url_;
+    asio::co_spawn(io, fetch(), [&r, &start_nat](const std::exception_ptr& e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        r.signaling_->ok_ = false;
+        r.signaling_->error_ = make_failure(failure_kind::internal, ex.what());
+        r.signaling_->error_->hint_ = signaling_hint(*r.signaling_->error_, r.signaling_->url_);
+        if (!r.nat_) start_nat();
+      }
+    });
+  } else {
+    start_nat();
   }
   io.run();
+  for (auto& p : probes) r.servers_.push_back(std::move(p->report()));
   add_cross_server_hints(r);
   r.ms_ = ms_since(start);
   return r;

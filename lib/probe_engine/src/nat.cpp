@@ -1,5 +1,5 @@
 // RFC 5780 NAT behaviour discovery: the observations are gathered here, the
-// classification and verdict are pure (probe_diagnosis.cpp).
+// classification and verdict are pure (sigkit/probe/diagnosis.hpp).
 #include "nat.hpp"
 
 #include <algorithm>
@@ -129,12 +129,12 @@ awaitable<void> discover_nat(const std::vector<target>& targets, const options&,
   }
   o.mapped_ = test1.mapped_;
   o.other_address_ = test1.other_;
-  if (!test1.other_ || test1.other_->ip_string() == server->ip_string()) {
-    out.error_ = nat_failure(
-        failure_kind::bad_response,
-        test1.other_ ? "OTHER-ADDRESS has the same IP as the server" : "no OTHER-ADDRESS in the Binding response",
-        "this server does not support RFC 5780, so only \"NAT or not\" can be told; coturn supports it when it "
-        "listens on two IP addresses (two listening-ip lines) and has alt-listening-port");
+  // A server without RFC 5780 cannot tell mapping from filtering: neutral,
+  // not a failure; the verdict says what test I showed all the same.
+  if (const auto why = rfc5780_unsupported(o)) {
+    out.status_ = nat_status::cannot_tell;
+    out.reason_ = *why;
+    out.hint_ = rfc5780_hint();
     finish();
     co_return;
   }
@@ -166,8 +166,9 @@ awaitable<void> discover_nat(const std::vector<target>& targets, const options&,
     o.hairpin_received_ = co_await hairpin(f, *o.mapped_, std::min(deadline, clock::now() + hairpin_budget));
 
   finish();
-  out.ok_ = out.behind_nat_.has_value() && out.mapping_ != mapping_behavior::unknown;
-  if (!out.ok_ && !out.error_)
+  const bool determined = out.behind_nat_.has_value() && out.mapping_ != mapping_behavior::unknown;
+  out.status_ = determined ? nat_status::determined : nat_status::failed;
+  if (!determined && !out.error_)
     out.error_ = nat_failure(failure_kind::timeout, "the alternate address did not answer",
                              "the server's OTHER-ADDRESS " + other.to_string() +
                                  " did not answer: a firewall, or a server whose second address is misconfigured");

@@ -250,7 +250,40 @@ struct verify_log {
   std::vector<int> errors_;
 };
 
+// ": " and OpenSSL's words for the latest error on this thread's queue, or
+// nothing; empties the queue so the next failure is not blamed on this one.
+std::string openssl_error() {
+  const unsigned long e = ERR_peek_last_error();
+  ERR_clear_error();
+  if (e == 0) return {};
+  char buf[256] = {};
+  ERR_error_string_n(e, buf, sizeof buf);
+  return std::string(": ") + buf;
+}
+
 }  // namespace
+
+result<asio::ssl::context*, failure> tls_client_context::get() {
+  if (context_) return context_.get();
+  if (failure_) return *failure_;
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3);
+  boost::system::error_code ec;
+  if (!ca_file_.empty()) ctx->load_verify_file(ca_file_, ec);
+  else ctx->set_default_verify_paths(ec);
+  if (ec) {
+    ERR_clear_error();  // so no later failure is blamed on this one
+    failure_ = make_failure(failure_kind::tls_setup,
+                            (ca_file_.empty() ? std::string("cannot load the system's trusted certificates")
+                                              : "cannot load trusted certificates from " + ca_file_) +
+                                ": " + ec.message());
+    return *failure_;
+  }
+  ctx->set_verify_mode(asio::ssl::verify_peer);
+  context_ = std::move(ctx);
+  return context_.get();
+}
 
 // GCC 12 takes Asio's coroutine-frame allocation in this function for a
 // mismatched new/delete pair: a false positive (the frame is allocated and
@@ -259,32 +292,40 @@ struct verify_log {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
-awaitable<tls_outcome> stun_flow::start_tls(const tls_settings& s, clock::time_point deadline) {
+awaitable<tls_outcome> stun_flow::start_tls(const tls_settings& s, tls_client_context& context,
+                                            clock::time_point deadline) {
   tls_outcome out;
   out.facts_.sni_ = s.host_is_ip_ ? "" : s.host_;
-  tls_context_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-  auto& ctx = *tls_context_;
-  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                  asio::ssl::context::no_sslv3);
-  boost::system::error_code ec;
-  if (!s.ca_file_.empty()) ctx.load_verify_file(s.ca_file_, ec);
-  else ctx.set_default_verify_paths(ec);
-  if (ec) {
-    out.failure_ = make_failure(failure_kind::certificate, "cannot load trusted certificates: " + ec.message());
+  auto ctx = context.get();
+  if (!ctx) {
+    out.failure_ = ctx.error();
     co_return out;
   }
-  ctx.set_verify_mode(asio::ssl::verify_peer);
 
-  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(tcp_), ctx);
+  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(tcp_), *ctx.value());
   kind_ = kind::tls;
   SSL* ssl = tls_->native_handle();
+  // A name that cannot be set would leave the certificate's name unchecked
+  // and "verified" meaning less than it says: fail the check instead.
   if (s.host_is_ip_) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), s.host_.c_str());
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), s.host_.c_str()) != 1) {
+      out.failure_ = make_failure(failure_kind::tls_setup, "OpenSSL cannot take '" + s.host_ +
+                                                               "' as the IP address to verify" + openssl_error());
+      co_return out;
+    }
   } else {
     // RFC 6066 §3: SNI carries host names only. RFC 6125: the certificate
     // must name the host the URI names.
-    SSL_set_tlsext_host_name(ssl, s.host_.c_str());
-    SSL_set1_host(ssl, s.host_.c_str());
+    if (SSL_set_tlsext_host_name(ssl, s.host_.c_str()) != 1) {
+      out.failure_ = make_failure(failure_kind::tls_setup,
+                                  "OpenSSL cannot send '" + s.host_ + "' as the SNI name" + openssl_error());
+      co_return out;
+    }
+    if (SSL_set1_host(ssl, s.host_.c_str()) != 1) {
+      out.failure_ = make_failure(failure_kind::tls_setup,
+                                  "OpenSSL cannot take '" + s.host_ + "' as the name to verify" + openssl_error());
+      co_return out;
+    }
   }
   // Always let the handshake finish, so that a failed verification can be
   // reported with the certificate's details and --insecure can go on.

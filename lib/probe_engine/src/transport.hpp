@@ -114,7 +114,24 @@ struct tls_settings {
   std::string host_;  // what the certificate must name
   bool host_is_ip_ = false;
   bool insecure_ = false;
+};
+
+// The run's one TLS client context. Loading a CA store costs milliseconds
+// (the system bundle some 20 ms) on the one I/O thread every probe shares,
+// so it is built once and every TLS connection of the run uses it. What is
+// per connection (SNI, the name to verify, the verify callback) is set on
+// the connection's SSL object, never on this context.
+class tls_client_context {
+ public:
+  explicit tls_client_context(std::string ca_file) : ca_file_(std::move(ca_file)) {}
+  // Built on the first call; a failure (an unreadable CA file) is kept and
+  // given to every caller, as each TLS check's own failure.
+  result<asio::ssl::context*, failure> get();
+
+ private:
   std::string ca_file_;
+  std::unique_ptr<asio::ssl::context> context_;
+  std::optional<failure> failure_;
 };
 
 // One path to a STUN server: a UDP socket, a TCP connection, or TLS over
@@ -134,8 +151,9 @@ class stun_flow {
   static awaitable<result<std::unique_ptr<stun_flow>, failure>> connect_tcp(const stun::address& remote,
                                                                            clock::time_point deadline);
   // Turns a connected TCP flow into TLS (RFC 8489 §6.2.3): SNI, chain and
-  // name verification against the system store or the CA file.
-  awaitable<tls_outcome> start_tls(const tls_settings& s, clock::time_point deadline);
+  // name verification against the system store or the CA file, with the
+  // run's shared context (which must outlive the flow).
+  awaitable<tls_outcome> start_tls(const tls_settings& s, tls_client_context& context, clock::time_point deadline);
 
   // One STUN transaction. Over UDP the request is retransmitted per RFC
   // 8489 §6.2.1 (capped by `deadline`); over TCP/TLS it is sent once and
@@ -168,7 +186,6 @@ class stun_flow {
   kind kind_ = kind::udp;
   asio::ip::udp::socket udp_;
   asio::ip::tcp::socket tcp_;
-  std::unique_ptr<asio::ssl::context> tls_context_;
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
   std::optional<stun::address> remote_;
   bool connected_udp_ = false;

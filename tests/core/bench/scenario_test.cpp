@@ -25,6 +25,18 @@ TEST_CASE("a scenario reads flag-named keys, numbers as numbers or strings") {
   CHECK(s->thresholds[0].metric == "join.p99");
 }
 
+TEST_CASE("a scenario carries the TLS settings of a wss:// target") {
+  auto s = scenario_from_json(json::parse(R"({"url": "wss://example.test/ws", "ca-file": "ca.pem", "insecure": true})"));
+  REQUIRE(s.ok());
+  CHECK(s->url == "wss://example.test/ws");
+  CHECK(s->ca_file == "ca.pem");
+  CHECK(s->insecure);
+  auto defaults = scenario_from_json(json::object());
+  REQUIRE(defaults.ok());
+  CHECK(defaults->ca_file.empty());
+  CHECK_FALSE(defaults->insecure);
+}
+
 TEST_CASE("overrides apply on top of a base scenario") {
   scenario base;
   base.name = "file";
@@ -51,6 +63,8 @@ TEST_CASE("scenario mistakes are errors that name the setting") {
   CHECK(error_of(R"({"source-addresses": "127.0.0.9-127.0.0.2"})").find("range") != std::string::npos);
   CHECK(error_of(R"({"rate": 0, "concurrency": 1, "room-size": 2})").find("concurrency") != std::string::npos);
   CHECK(error_of("[1]").find("object") != std::string::npos);
+  CHECK(error_of(R"({"insecure": "yes"})").find("\"insecure\" must be true or false") != std::string::npos);
+  CHECK(error_of(R"({"ca-file": 1})").find("\"ca-file\"") != std::string::npos);
   CHECK(error_of(R"({"peers": 7, "room-size": 2})").find("multiple of room-size") != std::string::npos);
 }
 

@@ -236,9 +236,43 @@ TEST_CASE("no NAT, with and without a filtering firewall", "[probe][diagnosis]")
   nat_observations nothing;
   CHECK_FALSE(behind_nat(nothing).has_value());
   CHECK(contains(nat_verdict(nothing), "unknown"));
+  CHECK_FALSE(rfc5780_unsupported(nothing).has_value());  // no answer at all is a failure, not a limit
   nothing.local_ = o.local_;
   nothing.mapped_ = v4(203, 0, 114, 5, 1);
   CHECK(contains(nat_verdict(nothing), "does not support RFC 5780"));
+}
+
+TEST_CASE("a server without RFC 5780 makes the NAT verdict 'cannot tell', not a failure", "[probe][diagnosis]") {
+  nat_observations o;
+  o.local_ = v4(127, 0, 0, 1, 40000);
+  o.server_ = v4(127, 0, 0, 1, 3478);
+  o.mapped_ = o.local_;
+
+  // RFC 5780 §7.4: no OTHER-ADDRESS at all.
+  const auto why = rfc5780_unsupported(o);
+  REQUIRE(why.has_value());
+  CHECK(contains(*why, "no OTHER-ADDRESS"));
+  const auto verdict = nat_verdict(o);
+  CHECK(verdict.rfind("cannot tell", 0) == 0);
+  CHECK(contains(verdict, "no OTHER-ADDRESS"));
+  // Test I still shows there is no NAT; the verdict says so without a judgement.
+  CHECK(contains(verdict, "no NAT between this host and the server"));
+  CHECK_FALSE(contains(verdict, "direct connections likely"));
+  CHECK(contains(rfc5780_hint(), "listening-ip"));
+
+  // Behind a NAT, it says that much.
+  o.mapped_ = v4(203, 0, 114, 5, 61000);
+  CHECK(contains(nat_verdict(o), "behind a NAT"));
+
+  // An OTHER-ADDRESS on the server's own IP cannot serve the tests either.
+  o.other_address_ = v4(127, 0, 0, 1, 3479);
+  REQUIRE(rfc5780_unsupported(o).has_value());
+  CHECK(contains(*rfc5780_unsupported(o), "own IP"));
+
+  // A second IP: supported, and the usual classification applies.
+  o.other_address_ = v4(127, 0, 0, 2, 3479);
+  CHECK_FALSE(rfc5780_unsupported(o).has_value());
+  CHECK_FALSE(contains(nat_verdict(o), "cannot tell"));
 }
 
 TEST_CASE("UDP timing out where TCP to the same host works means UDP is blocked", "[probe][diagnosis]") {
@@ -273,7 +307,7 @@ TEST_CASE("UDP timing out where TCP to the same host works means UDP is blocked"
   CHECK(r.servers_[0].checks_[0].error_->hint_ == "old hint");
 }
 
-TEST_CASE("the exit code is 0 only when every stage and --nat passed", "[probe][diagnosis]") {
+TEST_CASE("the exit code is 0 only when every stage passed and --nat did not fail", "[probe][diagnosis]") {
   report r;
   CHECK(exit_code(r) == 0);
   server_report s;
@@ -283,12 +317,99 @@ TEST_CASE("the exit code is 0 only when every stage and --nat passed", "[probe][
   r.servers_.push_back(s);
   CHECK(exit_code(r) == 0);
   r.nat_.emplace();
-  CHECK(exit_code(r) == 1);
-  r.nat_->ok_ = true;
+  CHECK(exit_code(r) == 1);  // failed until it says otherwise
+  r.nat_->status_ = nat_status::determined;
+  CHECK(exit_code(r) == 0);
+  // A server without RFC 5780 is no failure: the servers' stages decide.
+  r.nat_->status_ = nat_status::cannot_tell;
   CHECK(exit_code(r) == 0);
   r.servers_[0].checks_.push_back(check{});
   CHECK(exit_code(r) == 1);
+  r.servers_[0].checks_.pop_back();
+
+  // --from-sigserve: a failed fetch fails the run, with or without servers.
+  r.signaling_.emplace();
+  r.signaling_->ok_ = true;
+  CHECK(exit_code(r) == 0);
+  r.signaling_->ok_ = false;
+  CHECK(exit_code(r) == 1);
+  const auto servers = r.servers_;
+  r.servers_.clear();
+  CHECK(exit_code(r) == 1);
+  r.signaling_.reset();
+  r.servers_ = servers;
+  CHECK(exit_code(r) == 0);
+
   // A server with no checks at all did not pass.
   r.servers_ = {server_report{}};
   CHECK(exit_code(r) == 1);
+}
+
+TEST_CASE("REST credentials a signaling server minted get a hint about its secret", "[probe][diagnosis]") {
+  hint_context c;
+  c.stage_ = stage::allocate;
+  c.kind_ = failure_kind::stun_error;
+  c.code_ = 401;
+  c.uri_ = uri_of("turn:turn.example.org");
+  c.sent_credentials_ = true;
+  c.realm_ = "example.org";
+  c.now_unix_ = 1'700'000'000;
+  c.credential_source_ = credential_source::signaling;
+  c.username_ = "1700003600:Zq3k9TfA2mXw";
+  const auto hint = hint_for(c);
+  CHECK(contains(hint, "signaling server"));
+  CHECK(contains(hint, "--turn-secret"));
+  CHECK(contains(hint, "static-auth-secret"));
+  CHECK(contains(hint, "1700003600:Zq3k9TfA2mXw"));
+
+  // Expired is still expired, whoever minted them.
+  c.username_ = "1699990000:Zq3k9TfA2mXw";
+  CHECK(contains(hint_for(c), "expired"));
+
+  // Not REST-shaped: the two servers disagree on users.
+  c.username_ = "alice";
+  CHECK(contains(hint_for(c), "welcome handed out"));
+}
+
+TEST_CASE("TLS that cannot be set up says why, and that nothing was tested", "[probe][diagnosis]") {
+  hint_context c;
+  c.stage_ = stage::tls;
+  c.kind_ = failure_kind::tls_setup;
+  c.uri_ = uri_of("turns:turn.example.org");
+  c.detail_ = "cannot load trusted certificates from /tmp/x.pem: no certificate or crl found";
+  CHECK(contains(hint_for(c), "--ca-file must be a PEM file"));
+  c.detail_ = "OpenSSL cannot take 'turn.example.org' as the name to verify";
+  const auto name = hint_for(c);
+  CHECK(contains(name, "'turn.example.org'"));
+  CHECK(contains(name, "no handshake was tried"));
+}
+
+TEST_CASE("a failed signaling stage gets a hint for what went wrong", "[probe][diagnosis]") {
+  const auto hint = [](failure_kind kind, int code = 0, std::string reason = {}) {
+    return signaling_hint(failure{kind, code, std::move(reason), ""}, "ws://sig.example.org:8080/ws");
+  };
+  CHECK(contains(hint(failure_kind::refused), "nothing accepts TCP connections on sig.example.org:8080"));
+  CHECK(contains(hint(failure_kind::refused), "--port"));
+  CHECK(contains(hint(failure_kind::name_not_found), "'sig.example.org' has no A or AAAA record"));
+  CHECK(contains(hint(failure_kind::timeout, 0, "no welcome after the WebSocket upgrade"), "no welcome"));
+  CHECK(contains(hint(failure_kind::upgrade_refused, 401), "token"));
+  CHECK(contains(hint(failure_kind::upgrade_refused, 403), "--origin"));
+  CHECK(contains(hint(failure_kind::upgrade_refused, 404), "/ws"));
+  CHECK(contains(hint(failure_kind::upgrade_refused, 503), "try again later"));
+  CHECK(contains(hint(failure_kind::upgrade_refused, 200), "without upgrading"));
+  CHECK(contains(hint(failure_kind::upgrade_refused, 302), "redirect"));
+  CHECK(contains(hint(failure_kind::upgrade_refused, 500), "not a signaling server"));
+  CHECK(contains(hint(failure_kind::upgrade_refused, 418), "HTTP 418"));
+  CHECK(contains(hint(failure_kind::wrong_protocol, 0, "the first message is a 'pong', not a welcome"),
+                 "'pong', not a welcome"));
+  CHECK(contains(hint(failure_kind::no_ice_servers), "--stun-uri"));
+  CHECK(contains(hint(failure_kind::no_ice_servers), "--turn-uri"));
+  CHECK(contains(hint(failure_kind::bad_response, 0, "ice_servers[0]: missing \"urls\""), "missing \"urls\""));
+  CHECK(contains(hint(failure_kind::connection_lost), "before its welcome"));
+
+  // The port a hint names is the URL's, or the default one.
+  CHECK(contains(signaling_hint(failure{failure_kind::refused, 0, "", ""}, "ws://sig.example.org/ws"),
+                 "sig.example.org:80:"));
+  CHECK(contains(signaling_hint(failure{failure_kind::refused, 0, "", ""}, "ws://[::1]:9/ws"), "[::1]:9:"));
+  CHECK(contains(signaling_hint(failure{failure_kind::refused, 0, "", ""}, "ws://[::1]/ws"), "[::1]:80:"));
 }

@@ -101,9 +101,12 @@ result<scenario, std::string> scenario_from_json(const json& object, scenario s)
     } else if (key == "url") {
       if (!value.is_string()) return bad("a string");
       s.url = value.get<std::string>();
-    } else if (key == "origin") {
+    } else if (key == "origin" || key == "ca-file") {
       if (!value.is_string()) return bad("a string");
-      s.origin = value.get<std::string>();
+      (key == "origin" ? s.origin : s.ca_file) = value.get<std::string>();
+    } else if (key == "insecure") {
+      if (!value.is_boolean()) return bad("true or false");
+      s.insecure = value.get<bool>();
     } else if (key == "peers") {
       auto n = as_count(value);
       if (!n || *n == 0) return bad("a positive whole number");

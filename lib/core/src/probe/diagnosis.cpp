@@ -40,6 +40,9 @@ std::string_view to_string(failure_kind k) noexcept {
     case failure_kind::integrity: return "integrity";
     case failure_kind::credentials: return "credentials";
     case failure_kind::redirect_loop: return "redirect_loop";
+    case failure_kind::tls_setup: return "tls_setup";
+    case failure_kind::upgrade_refused: return "upgrade_refused";
+    case failure_kind::no_ice_servers: return "no_ice_servers";
     case failure_kind::no_time_left: return "no_time_left";
     case failure_kind::internal: return "internal";
   }
@@ -75,6 +78,15 @@ std::string_view to_string(hairpinning h) noexcept {
   return "?";
 }
 
+std::string_view to_string(nat_status s) noexcept {
+  switch (s) {
+    case nat_status::determined: return "determined";
+    case nat_status::cannot_tell: return "cannot tell";
+    case nat_status::failed: return "failed";
+  }
+  return "?";
+}
+
 bool server_report::ok() const noexcept {
   return !checks_.empty() && std::all_of(checks_.begin(), checks_.end(), [](const check& c) { return c.ok_; });
 }
@@ -85,8 +97,9 @@ const check* server_report::find(stage s) const noexcept {
 }
 
 bool report::ok() const noexcept {
-  return std::all_of(servers_.begin(), servers_.end(), [](const server_report& s) { return s.ok(); }) &&
-         (!nat_ || nat_->ok_);
+  return (!signaling_ || signaling_->ok_) &&
+         std::all_of(servers_.begin(), servers_.end(), [](const server_report& s) { return s.ok(); }) &&
+         (!nat_ || nat_->ok());
 }
 
 int exit_code(const report& r) noexcept { return r.ok() ? 0 : 1; }
@@ -171,9 +184,17 @@ std::string unauthenticated_hint(const hint_context& c) {
       return "the server rejected credentials made from --secret: the secret differs from coturn's "
              "static-auth-secret, or the server does not use use-auth-secret, or its realm is not '" +
              c.realm_ + "'";
+    if (c.credential_source_ == credential_source::signaling)
+      return "the TURN REST credentials the signaling server minted (username " + c.username_ +
+             ") have not expired, so their password does not match: the signaling server's secret (sigserve "
+             "--turn-secret) differs from this TURN server's static-auth-secret, or the TURN server does not "
+             "run with use-auth-secret";
     return "the TURN REST credentials have not expired, so the password does not match: it was made with "
            "another secret than the server's static-auth-secret";
   }
+  if (c.credential_source_ == credential_source::signaling)
+    return "the TURN server (realm '" + c.realm_ + "') did not accept the username and password the signaling "
+           "server's welcome handed out: the two servers are not configured for the same users or secret";
   return "wrong username or password: the server (realm '" + c.realm_ +
          "') did not accept them. Check the user exists in that realm (coturn: user=name:password, or turnadmin) "
          "and that the password is the plain one, not its key hash";
@@ -248,6 +269,13 @@ std::string hint_for_kind(const hint_context& c) {
       return "the server redirected with ALTERNATE-SERVER again after one redirect had been followed: "
              "a redirect loop between servers (coturn alternate-server)";
     case failure_kind::certificate: return certificate_hint(c);
+    case failure_kind::tls_setup:
+      // The engine's own words for the two causes: the CA store, or the name to check.
+      if (c.detail_.find("trusted certificates") != std::string::npos)
+        return "sigprobe could not load the certificates to trust (" + c.detail_ +
+               "), so no handshake was tried: --ca-file must be a PEM file of CA certificates";
+      return "sigprobe could not set up the certificate check for '" + c.uri_.host_ + "' (" + c.detail_ +
+             "), so no handshake was tried rather than one whose name goes unchecked";
     case failure_kind::tls_handshake:
       return "the TLS handshake failed: the port may not speak TLS (a plain stun:/turn: port?), or the server's "
              "TLS setup is broken (coturn: cert=, pkey=, cipher-list)";
@@ -383,7 +411,104 @@ void add_cross_server_hints(report& r) {
   }
 }
 
+// --- the signaling server -----------------------------------------------------------------
+
+namespace {
+
+// "host:port" of a ws:// URL, for hints ("ws://h/ws" is "h:80").
+std::string authority_of(std::string_view url) {
+  constexpr std::string_view scheme = "ws://";
+  if (url.substr(0, scheme.size()) == scheme) url.remove_prefix(scheme.size());
+  auto authority = url.substr(0, url.find_first_of("/?#"));
+  const auto bracket = authority.rfind(']');
+  const auto colon = authority.rfind(':');
+  const bool has_port = colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket);
+  return std::string(authority) + (has_port ? "" : ":80");
+}
+
+std::string upgrade_refused_hint(int status) {
+  const std::string http = "HTTP " + std::to_string(status);
+  switch (status) {
+    case 401:
+      return "the signaling server wants a token (" + http +
+             "): protocol 1.1 authentication refuses an upgrade without a valid JWT; put one in the URL "
+             "(?token=...)";
+    case 403:
+      return "the signaling server refused this client (" + http +
+             "), which sigserve does for an Origin it does not allow: send one it allows with --origin, or allow "
+             "it on the server (sigserve --allowed-origin)";
+    case 404: return "no WebSocket endpoint at this path (" + http + "): sigserve's is /ws";
+    case 503:
+      return "the signaling server is full or shutting down (" + http +
+             "): try again later (sigserve --max-connections, or a drain in progress)";
+    default: break;
+  }
+  if (status >= 200 && status < 300)
+    return "an HTTP server answered (" + http +
+           ") without upgrading to WebSocket: the URL points at a page, not the signaling endpoint (sigserve's "
+           "is /ws)";
+  if (status >= 300 && status < 400)
+    return "the server redirects (" + http + "); sigprobe does not follow redirects: give the final URL";
+  if (status >= 500)
+    return "the server failed on the WebSocket upgrade (" + http +
+           "): not a signaling server (see who answered), or one in trouble (its log says why)";
+  return "the server refused the WebSocket upgrade with " + http + " instead of 101 Switching Protocols";
+}
+
+}  // namespace
+
+std::string signaling_hint(const failure& f, std::string_view url) {
+  const std::string where = authority_of(url);
+  switch (f.kind_) {
+    case failure_kind::no_time_left:
+      return "the --timeout ran out before the signaling server could be asked: give the probe more time";
+    case failure_kind::internal: return "this is a bug in sigprobe, not a problem with the server; please report it";
+    case failure_kind::name_not_found:
+      return "'" + where.substr(0, where.rfind(':')) +
+             "' has no A or AAAA record: check the host in the --from-sigserve URL";
+    case failure_kind::dns_failure:
+      return "the DNS lookup failed: is this machine online and its resolver working?";
+    case failure_kind::unreachable: return "no route to " + where + ": check this machine's network";
+    case failure_kind::refused:
+      return "nothing accepts TCP connections on " + where +
+             ": the signaling server is down or listens on another port (sigserve --port), or the URL is wrong";
+    case failure_kind::timeout:
+      return "no answer from " + where + " in time (" + f.reason_ +
+             "): a firewall drops the connection, the server is overloaded, or what listens there is not a "
+             "signaling server";
+    case failure_kind::connection_lost:
+      return "the server closed the connection before its welcome: not a signaling server, or it turned this "
+             "client away (its log says why)";
+    case failure_kind::wrong_protocol:
+      return where + " does not speak sigkit's signaling protocol (" + f.reason_ +
+             "): is this the signaling server's WebSocket URL (sigserve: ws://host:port/ws)?";
+    case failure_kind::upgrade_refused: return upgrade_refused_hint(f.code_);
+    case failure_kind::no_ice_servers:
+      return "the signaling server hands out no ICE servers, so its clients get none either: start it with "
+             "--stun-uri and/or --turn-uri (TURN also needs --turn-secret, coturn's static-auth-secret)";
+    case failure_kind::bad_response:
+      return "the welcome's ice_servers cannot be probed as they are (" + f.reason_ +
+             "): browsers will choke on them too; check the signaling server's --stun-uri and --turn-uri";
+    default: break;
+  }
+  return "the signaling server could not be asked for its ICE servers (" + f.reason_ + ")";
+}
+
 // --- NAT ---------------------------------------------------------------------------------
+
+std::optional<std::string> rfc5780_unsupported(const nat_observations& o) {
+  if (!o.mapped_) return std::nullopt;  // no answer: a failure, not a server's limit
+  if (!o.other_address_) return std::string("the server sent no OTHER-ADDRESS (it does not support RFC 5780)");
+  if (o.server_ && o.other_address_->ip_string() == o.server_->ip_string())
+    return "the server's OTHER-ADDRESS " + o.other_address_->to_string() +
+           " has the server's own IP, so the tests that need a second IP cannot run";
+  return std::nullopt;
+}
+
+std::string rfc5780_hint() {
+  return "probe a server that supports RFC 5780 for the NAT's mapping and filtering (coturn does when it listens "
+         "on two IP addresses: two listening-ip lines, and alt-listening-port)";
+}
 
 std::optional<bool> behind_nat(const nat_observations& o) noexcept {
   if (!o.local_ || !o.mapped_) return std::nullopt;
@@ -419,6 +544,15 @@ hairpinning classify_hairpinning(const nat_observations& o) noexcept {
 
 std::string nat_verdict(const nat_observations& o) {
   const auto nat = behind_nat(o);
+  if (const auto why = rfc5780_unsupported(o)) {
+    // Test I still shows whether the mapped address is our own.
+    const std::string verdict = "cannot tell the NAT's mapping and filtering: " + *why;
+    if (!nat) return verdict;
+    return verdict + (*nat ? "; all its answer shows is that this host is behind a NAT (the mapped address is not "
+                             "its own)"
+                           : "; all its answer shows is that there is no NAT between this host and the server (the "
+                             "mapped address is its own)");
+  }
   const auto mapping = classify_mapping(o);
   const auto filtering = classify_filtering(o);
   const bool filtered =
@@ -441,8 +575,6 @@ std::string nat_verdict(const nat_observations& o) {
            "reports works for peers too";
   }
   if (!o.mapped_) return "NAT behaviour unknown: the server did not answer";
-  if (!o.other_address_)
-    return "NAT behaviour unknown: the server does not support RFC 5780 (no OTHER-ADDRESS in its answer)";
   return "NAT behaviour unknown: the server's alternate address did not answer";
 }
 

@@ -1,9 +1,11 @@
 // sigprobe's output: text for people, JSON for scripts (docs/sigprobe.md).
 #include "sigkit/probe/output.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "sigkit/probe/diagnosis.hpp"
 
@@ -116,9 +118,36 @@ json check_json(const check& c) {
   return j;
 }
 
+// The welcome's ICE servers without their credentials: a report may end up
+// in a ticket or a log.
+json ice_servers_json(const std::vector<ice_server>& servers) {
+  json list = json::array();
+  for (const auto& s : servers) {
+    json e = {{"urls", s.urls_}};
+    if (s.username_) e["username"] = *s.username_;
+    list.push_back(std::move(e));
+  }
+  return list;
+}
+
+json signaling_json(const signaling_report& s) {
+  json j = {{"url", s.url_}, {"ok", s.ok_}, {"ms", rounded(s.ms_)}};
+  if (s.welcome_) {
+    const auto& w = *s.welcome_;
+    j["server"] = w.server_;
+    j["peer"] = w.peer_;
+    j["protocol"] = w.protocol_;
+    j["features"] = w.features_;
+    j["ice_servers"] = ice_servers_json(w.ice_servers_);
+  }
+  if (s.error_) j["error"] = failure_json(*s.error_);
+  return j;
+}
+
 json nat_json(const nat_report& n) {
   const auto& o = n.observed_;
-  json j = {{"ok", n.ok_},
+  json j = {{"ok", n.ok()},
+            {"status", to_string(n.status_)},
             {"server", n.server_},
             {"ms", rounded(n.ms_)},
             {"behind_nat", n.behind_nat_ ? json(*n.behind_nat_) : json(nullptr)},
@@ -131,6 +160,10 @@ json nat_json(const nat_report& n) {
   put_address(j, "other_address", o.other_address_);
   put_address(j, "mapped_address_alt_ip", o.mapped_alt_ip_);
   put_address(j, "mapped_address_alt_ip_port", o.mapped_alt_ip_port_);
+  if (n.status_ == nat_status::cannot_tell) {
+    j["reason"] = n.reason_;
+    j["hint"] = n.hint_;
+  }
   if (n.error_) j["error"] = failure_json(*n.error_);
   return j;
 }
@@ -202,23 +235,65 @@ std::string failure_text(const failure& f) {
   return f.reason_;
 }
 
+// "  ✓ name     details  [1.23 ms]", then warnings and the hint under it.
+void write_line(std::ostream& out, std::string_view stage_name, bool ok, const std::optional<failure>& error,
+                const std::string& details, double ms, const std::vector<std::string>& warnings) {
+  std::string name(stage_name);
+  name.resize(std::max<std::size_t>(9, name.size() + 1), ' ');
+  std::string line = std::string("  ") + (ok ? "\u2713 " : "\u2717 ") + name;
+  if (error) line += failure_text(*error) + (details.empty() ? "" : "; " + details);
+  else line += details;
+  out << line << "  [" << duration_text(ms) << "]\n";
+  for (const auto& w : warnings) out << "             ! " << w << "\n";
+  if (error && !error->hint_.empty()) out << "             hint: " << error->hint_ << "\n";
+}
+
 void write_check(std::ostream& out, const check& c) {
-  std::string name(to_string(c.stage_));
-  name.resize(9, ' ');
   std::string details = std::visit(facts_text{}, c.facts_);
   if (c.stage_ == stage::refresh && c.ok_) details = "allocation freed (LIFETIME 0)";
-  std::string line = std::string("  ") + (c.ok_ ? "\u2713 " : "\u2717 ") + name;
-  if (c.error_) line += failure_text(*c.error_) + (details.empty() ? "" : "; " + details);
-  else line += details;
-  out << line << "  [" << duration_text(c.ms_) << "]\n";
-  for (const auto& w : c.warnings_) out << "             ! " << w << "\n";
-  if (c.error_ && !c.error_->hint_.empty()) out << "             hint: " << c.error_->hint_ << "\n";
+  write_line(out, to_string(c.stage_), c.ok_, c.error_, details, c.ms_, c.warnings_);
+}
+
+// "sigserve/0.1.0, peer Zq3k9TfA2mXw, 2 ICE servers (4 URIs), TURN username 1767225600:Zq3k9TfA2mXw"
+std::string welcome_text(const welcome_facts& w) {
+  std::string s = w.server_.empty() ? std::string("a welcome") : w.server_;
+  if (!w.peer_.empty()) s += ", peer " + w.peer_;
+  if (w.ice_servers_.empty()) return s;
+  std::size_t uris = 0;
+  std::vector<std::string> usernames;
+  for (const auto& e : w.ice_servers_) {
+    uris += e.urls_.size();
+    if (e.username_ && std::find(usernames.begin(), usernames.end(), *e.username_) == usernames.end())
+      usernames.push_back(*e.username_);
+  }
+  const auto n = w.ice_servers_.size();
+  s += ", " + std::to_string(n) + (n == 1 ? " ICE server (" : " ICE servers (") + std::to_string(uris) +
+       (uris == 1 ? " URI)" : " URIs)");
+  for (std::size_t i = 0; i < usernames.size(); ++i) s += (i == 0 ? ", TURN username " : ", ") + usernames[i];
+  return s;
+}
+
+void write_signaling(std::ostream& out, const signaling_report& s) {
+  out << s.url_ << "\n";
+  write_line(out, "welcome", s.ok_, s.error_, s.welcome_ ? welcome_text(*s.welcome_) : std::string(), s.ms_, {});
+  out << "  " << (s.ok_ ? "ok" : "FAILED") << " in " << duration_text(s.ms_) << "\n\n";
+}
+
+std::string_view nat_mark(nat_status s) {
+  switch (s) {
+    case nat_status::determined: return "\u2713 ";
+    case nat_status::cannot_tell: return "? ";
+    case nat_status::failed: break;
+  }
+  return "\u2717 ";
 }
 
 }  // namespace
 
 nlohmann::ordered_json to_json(const report& r) {
-  json j = {{"ok", r.ok()}, {"ms", rounded(r.ms_)}, {"servers", json::array()}};
+  json j = {{"ok", r.ok()}, {"ms", rounded(r.ms_)}};
+  if (r.signaling_) j["signaling"] = signaling_json(*r.signaling_);
+  j["servers"] = json::array();
   for (const auto& s : r.servers_) {
     json sj = {{"uri", s.uri_}, {"ok", s.ok()}, {"ms", rounded(s.ms_)}, {"checks", json::array()}};
     for (const auto& c : s.checks_) sj["checks"].push_back(check_json(c));
@@ -229,6 +304,7 @@ nlohmann::ordered_json to_json(const report& r) {
 }
 
 void write_text(std::ostream& out, const report& r) {
+  if (r.signaling_) write_signaling(out, *r.signaling_);
   std::size_t passed = 0;
   for (const auto& s : r.servers_) {
     out << s.uri_ << "\n";
@@ -246,15 +322,28 @@ void write_text(std::ostream& out, const report& r) {
     out << "  filtering:   " << to_string(n.filtering_) << "\n";
     out << "  hairpinning: " << to_string(n.hairpinning_)
         << (n.hairpinning_ == hairpinning::not_tested && n.behind_nat_ == false ? " (no NAT)" : "") << "\n";
-    out << "  " << (n.ok_ ? "\u2713 " : "\u2717 ") << n.verdict_ << "\n";
+    out << "  " << nat_mark(n.status_) << n.verdict_ << "\n";
     if (n.error_) {
       out << "  " << n.error_->reason_ << "\n";
       if (!n.error_->hint_.empty()) out << "  hint: " << n.error_->hint_ << "\n";
     }
+    if (n.status_ == nat_status::cannot_tell && !n.hint_.empty()) out << "  hint: " << n.hint_ << "\n";
     out << "\n";
   }
-  out << passed << " of " << r.servers_.size() << " server" << (r.servers_.size() == 1 ? "" : "s") << " passed";
-  if (r.nat_) out << (r.nat_->ok_ ? ", NAT behaviour determined" : ", NAT behaviour undetermined");
+  const bool signaling_failed = r.signaling_ && !r.signaling_->ok_;
+  if (signaling_failed && r.servers_.empty()) {
+    out << "no servers to probe: the ICE servers could not be fetched from " << r.signaling_->url_;
+  } else {
+    if (signaling_failed) out << "the ICE servers could not be fetched from " << r.signaling_->url_ << "; ";
+    out << passed << " of " << r.servers_.size() << " server" << (r.servers_.size() == 1 ? "" : "s") << " passed";
+  }
+  if (r.nat_) {
+    switch (r.nat_->status_) {
+      case nat_status::determined: out << ", NAT behaviour determined"; break;
+      case nat_status::cannot_tell: out << ", NAT behaviour: cannot tell (the server lacks RFC 5780)"; break;
+      case nat_status::failed: out << ", NAT behaviour undetermined"; break;
+    }
+  }
   out << " in " << duration_text(r.ms_) << "\n";
 }
 

@@ -2,6 +2,7 @@
 // receive typed server messages. `connection` is the asynchronous one (C++20
 // coroutines on any Asio executor, so thousands can share a thread);
 // `blocking_connection` wraps it with its own event loop for scripts and tests.
+// Both speak ws:// and wss:// (TLS over OpenSSL) with the same API.
 #pragma once
 
 #include <chrono>
@@ -18,11 +19,15 @@
 
 #include "sigkit/result.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace sigkit::client {
 
 // Failures of the client's own making, beside the transport's error codes.
 enum class errc {
-  bad_url = 1,        // not ws://host[:port][/path]
+  bad_url = 1,        // not ws:// or wss://host[:port][/path]
   no_welcome,         // the first message was not a valid `welcome`
   malformed_message,  // the server sent something that is not a JSON object with a type
   timeout,            // nothing arrived in time (blocking_connection)
@@ -30,12 +35,40 @@ enum class errc {
 const std::error_category& error_category() noexcept;
 inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
+// Failures of the TLS layer of a wss:// connection, in a category of their
+// own so a caller can tell them from TCP and WebSocket errors
+// (`ec.category() == tls_category()`); their messages do not repeat "TLS".
+// A certificate that does not verify has OpenSSL's verify result
+// (X509_V_ERR_*) as its value, and its message says why: "certificate
+// verify failed (self-signed certificate)", "... (hostname mismatch)". Any
+// other failure has OpenSSL's error code ("wrong version number", "tlsv1
+// alert unknown ca", "no certificate or crl found" for a bad CA file).
+const std::error_category& tls_category() noexcept;
+// A tls_category() error for a certificate that did not verify, as opposed
+// to a handshake that failed for another reason.
+bool is_certificate_error(const std::error_code& ec) noexcept;
+
 struct ws_url {
-  std::string host;
-  std::string port;
-  std::string path;
+  bool tls = false;  // wss://
+  std::string host;  // without the brackets of an IPv6 literal
+  std::string port;  // 80 for ws://, 443 for wss:// unless given
+  std::string path;  // /ws unless given
 };
 result<ws_url, std::string> parse_ws_url(std::string_view url);
+
+// The TLS settings of wss:// connections. Building one loads the trusted
+// certificates (the system's store holds over a hundred), so a program with
+// many connections builds it once and hands it to each: it is shared, and
+// safe to use from several threads at once as long as nobody changes it.
+using tls_context = std::shared_ptr<boost::asio::ssl::context>;
+
+// `ca_file`: a PEM bundle of the certificates to trust; empty for the
+// system's default verify paths. `insecure`: accept any certificate for any
+// name. That exists for test servers with self-signed certificates and
+// nothing else: it leaves the connection open to anyone in the middle.
+// A CA file that cannot be read fails with the system's error (ENOENT,
+// EACCES), one OpenSSL cannot use with a tls_category() error.
+result<tls_context, std::error_code> make_tls_context(const std::string& ca_file = {}, bool insecure = false);
 
 enum class message_kind { welcome, joined, peer_joined, left, peer_left, pong, error, relay, other };
 
@@ -65,8 +98,16 @@ struct welcome_info {
 struct connect_options {
   std::string origin;                             // sent as Origin when not empty
   std::string source_address;                     // local address to bind, e.g. 127.0.0.2
-  std::chrono::milliseconds timeout{10'000};      // TCP connect + handshake + welcome
+  std::chrono::milliseconds timeout{10'000};      // TCP connect + TLS + upgrade + welcome
   std::size_t max_message_bytes = 16 * 1024 * 1024;
+
+  // wss:// only. Unless insecure, the server's certificate must chain to a
+  // trusted one and name the URL's host (RFC 6125: a host name among its DNS
+  // names, an IP address among its IP addresses); the TLS handshake sends
+  // the host name as SNI (RFC 6066 §3: names only, never addresses).
+  std::string ca_file;  // see make_tls_context
+  bool insecure = false;
+  tls_context tls;      // from make_tls_context, to share; when set, ca_file and insecure are not read
 };
 
 class connection {
@@ -76,6 +117,8 @@ class connection {
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
+  // ws:// or wss://; the whole sequence (TCP, TLS, upgrade, welcome) within
+  // options.timeout. One connect per connection.
   boost::asio::awaitable<std::error_code> connect(std::string url, connect_options options = {});
   const welcome_info& welcome() const noexcept;
   // The HTTP status of a refused upgrade (403 origin, 503 full...), else 0.

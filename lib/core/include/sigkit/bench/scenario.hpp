@@ -37,6 +37,10 @@ struct scenario {
   unsigned threads = 0;                  // 0 = all cores
   std::vector<std::string> source_addresses;
   std::string origin;
+  // wss:// only: a PEM bundle of CAs to trust (empty: the system's), or no
+  // verification at all, for test servers with self-signed certificates.
+  std::string ca_file;
+  bool insecure = false;
   nanoseconds connect_timeout = std::chrono::seconds(10);
   nanoseconds negotiation_timeout = std::chrono::seconds(10);
   // A start later than this after its intended time is a late start; more

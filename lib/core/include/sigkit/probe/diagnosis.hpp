@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sigkit/probe/probe.hpp"
@@ -78,20 +79,36 @@ bool relayed_address_looks_unreachable(const stun::address& server, const stun::
 // this network"). Appends to the failing checks' hints.
 void add_cross_server_hints(report& r);
 
+// --- the signaling server (--from-sigserve) -------------------------------------------
+
+// The hint for a failed signaling stage (connecting to `url`, the WebSocket
+// upgrade, the welcome and its ice_servers), in plain words, never empty.
+std::string signaling_hint(const failure& f, std::string_view url);
+
 // --- NAT (RFC 5780 §4) -------------------------------------------------------------
+
+// RFC 5780 §7.4: a server that supports NAT behaviour discovery answers
+// Binding with an OTHER-ADDRESS on another IP. Without one, only "NAT or
+// not" can be told. The reason when test I's answer shows no such support;
+// nullopt when it does, or when test I got no answer at all.
+std::optional<std::string> rfc5780_unsupported(const nat_observations& o);
+// What to do about it (coturn: two listening-ip addresses).
+std::string rfc5780_hint();
 
 std::optional<bool> behind_nat(const nat_observations& o) noexcept;
 mapping_behavior classify_mapping(const nat_observations& o) noexcept;
 filtering_behavior classify_filtering(const nat_observations& o) noexcept;
 hairpinning classify_hairpinning(const nat_observations& o) noexcept;
 // "no NAT", "NAT, direct connections likely", "symmetric NAT: peers will
-// need TURN", each followed by a clause on why.
+// need TURN", each followed by a clause on why; "cannot tell: ..." when the
+// server does not support RFC 5780, with what test I showed all the same.
 std::string nat_verdict(const nat_observations& o);
 
 // --- the run ---------------------------------------------------------------------------
 
-// sigprobe's exit code: 0 every server passed every stage asked of it (and
-// --nat, if asked, reached a verdict), 1 otherwise.
+// sigprobe's exit code: 0 the signaling stage (--from-sigserve) and every
+// server passed every stage asked of it, and --nat did not fail (a server
+// without RFC 5780 makes it "cannot tell", which is no failure); 1 otherwise.
 int exit_code(const report& r) noexcept;
 
 }  // namespace sigkit::probe

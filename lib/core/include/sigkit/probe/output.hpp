@@ -11,12 +11,14 @@
 namespace sigkit::probe {
 
 //   {"ok": bool, "ms": n,
+//    "signaling": {"url", "ok", "ms", "server", "peer", ..., "error"} or absent,
 //    "servers": [{"uri", "ok", "ms", "checks": [{"name", "ok", "ms", ...facts,
 //                 "warnings": [...], "error": {"kind", "code", "reason", "hint"}}]}],
-//    "nat": {...} or absent}
+//    "nat": {"ok", "status", ...} or absent}
 nlohmann::ordered_json to_json(const report& r);
 
-// One block per server, a ✓ or ✗ line per stage, hints under failures.
+// The signaling server's block (--from-sigserve), one block per server, a ✓
+// or ✗ line per stage, hints under failures; the NAT block; a summary.
 void write_text(std::ostream& out, const report& r);
 
 }  // namespace sigkit::probe

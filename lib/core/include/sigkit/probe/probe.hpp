@@ -9,7 +9,9 @@
 // The ladder stops at the first stage that leaves nothing to build on (no
 // address, no connection, no allocation). Several servers are probed at
 // once on one Asio thread, so a run takes about as long as its slowest
-// server; one deadline (options::timeout_) bounds everything.
+// server; one deadline (options::timeout_) bounds everything, including
+// fetching the list of servers from a signaling server (--from-sigserve:
+// the `ice_servers` of its welcome, protocol 1.1).
 //
 // The decisions (hints, NAT classification, verdicts) are pure functions in
 // diagnosis.hpp; rendering is in output.hpp; turning a command
@@ -36,12 +38,24 @@ enum class credential_source {
   none,
   long_term,    // a username and password (RFC 8489 §9.2), possibly REST-shaped
   rest_secret,  // derived here from a shared secret (coturn use-auth-secret)
+  signaling,    // long-term credentials a signaling server minted for its welcome (TURN REST)
 };
 
 struct credentials {
   std::string username_;
   std::string password_;
   credential_source source_ = credential_source::none;
+};
+
+// One entry of RTCConfiguration.iceServers (W3C webrtc-pc §4.2.2):
+//   { "urls": "turn:host" | ["stun:host", ...], "username": "...", "credential": "..." }
+struct ice_server {
+  std::vector<std::string> urls_;
+  std::optional<std::string> username_;
+  std::optional<std::string> credential_;
+  // What its own username/credential count as: long-term credentials either
+  // way (RFC 8489 §9.2); only the hints for a 401 tell the sources apart.
+  credential_source source_ = credential_source::long_term;
 };
 
 // One server to probe: the URI as the user wrote it, parsed, and the
@@ -89,6 +103,9 @@ enum class failure_kind {
   integrity,        // a response failed MESSAGE-INTEGRITY or FINGERPRINT
   credentials,      // the password cannot be prepared (SASLprep) into a key
   redirect_loop,    // ALTERNATE-SERVER a second time
+  tls_setup,        // TLS could not be prepared here (CA file, the name to verify): no handshake tried
+  upgrade_refused,  // signaling: the WebSocket upgrade got HTTP code_ instead of 101
+  no_ice_servers,   // signaling: the welcome lists no ICE servers
   no_time_left,     // the run's deadline passed before the stage could start
   internal,         // a bug in the probe; reported rather than crashing
 };
@@ -96,7 +113,7 @@ std::string_view to_string(failure_kind k) noexcept;
 
 struct failure {
   failure_kind kind_ = failure_kind::internal;
-  int code_ = 0;        // the STUN error code for stun_error, else 0
+  int code_ = 0;        // the STUN error code for stun_error, the HTTP status for upgrade_refused, else 0
   std::string reason_;  // the server's reason phrase, or what the system said
   std::string hint_;    // what it probably means, in plain words
 };
@@ -213,20 +230,55 @@ struct nat_observations {
   std::optional<bool> hairpin_received_;
 };
 
+// How --nat ended. A server without RFC 5780 support cannot tell mapping
+// from filtering: that is no fault of the servers or the network, so it is
+// neutral, and the exit code follows the servers' stages.
+enum class nat_status {
+  determined,   // a verdict from the RFC 5780 tests
+  cannot_tell,  // the server does not support RFC 5780 (no usable OTHER-ADDRESS)
+  failed,       // no UDP server, no answer, or the alternate address stayed silent
+};
+std::string_view to_string(nat_status s) noexcept;
+
 struct nat_report {
-  bool ok_ = false;
+  nat_status status_ = nat_status::failed;
   std::string server_;  // the URI used
   double ms_ = 0;
-  std::optional<failure> error_;
+  std::optional<failure> error_;  // failed: why
+  // cannot_tell: why not (RFC 5780 §7.4) and what would make it possible.
+  std::string reason_;
+  std::string hint_;
   nat_observations observed_;
   std::optional<bool> behind_nat_;
   mapping_behavior mapping_ = mapping_behavior::unknown;
   filtering_behavior filtering_ = filtering_behavior::unknown;
   hairpinning hairpinning_ = hairpinning::not_tested;
   std::string verdict_;
+  // Only a failed NAT check fails the run.
+  bool ok() const noexcept { return status_ != nat_status::failed; }
+};
+
+// What a signaling server's welcome said (protocol 1.1).
+struct welcome_facts {
+  std::string server_;  // "sigserve/0.1.0"
+  std::string peer_;    // this connection's peer id: the user part of minted TURN REST usernames
+  int protocol_ = 0;
+  std::vector<std::string> features_;
+  std::vector<ice_server> ice_servers_;  // as listed; reports never print a credential
+};
+
+// --from-sigserve: connecting to the signaling server and reading the ICE
+// servers from its welcome, a stage of its own before the servers' ladders.
+struct signaling_report {
+  std::string url_;  // ws://host:port/path, as given
+  bool ok_ = false;
+  double ms_ = 0;
+  std::optional<failure> error_;
+  std::optional<welcome_facts> welcome_;  // when a welcome arrived
 };
 
 struct report {
+  std::optional<signaling_report> signaling_;
   std::vector<server_report> servers_;
   std::optional<nat_report> nat_;
   double ms_ = 0;
