@@ -37,7 +37,7 @@ BENCHMARK(decode_offer)->Arg(2000)->Arg(8000);
 // decode + routing decision + the receiver's frame, in a room of two.
 void relay_candidate(benchmark::State& state) {
   sigkit::rooms::room_registry registry(2);
-  const sigkit::rooms::member a{"AAAAAAAAAAAA", 1}, b{"BBBBBBBBBBBB", 2};
+  const sigkit::rooms::member a{"AAAAAAAAAAAA", 1, {}}, b{"BBBBBBBBBBBB", 2, {}};
   auto join = *sigkit::proto::decode(R"({"type":"join","room":"bench"})");
   registry.handle(a, "", join);
   registry.handle(b, "", join);
@@ -55,7 +55,7 @@ void broadcast_message(benchmark::State& state) {
   std::vector<sigkit::rooms::member> peers;
   auto join = *sigkit::proto::decode(R"({"type":"join","room":"bench"})");
   for (int i = 0; i < n; ++i) {
-    peers.push_back({"peer" + std::to_string(1000000 + i), static_cast<sigkit::rooms::member_handle>(i)});
+    peers.push_back({"peer" + std::to_string(1000000 + i), static_cast<sigkit::rooms::member_handle>(i), {}});
     registry.handle(peers.back(), "", join);
   }
   const std::string frame = R"({"type":"message","text":"hello everyone"})";

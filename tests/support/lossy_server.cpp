@@ -76,7 +76,7 @@ struct lossy_server::impl {
     std::string room;
     {
       std::lock_guard lock(mutex);
-      self = {random_peer_id(), ++last_handle};
+      self = {random_peer_id(), ++last_handle, {}};
       sockets[self.handle] = ws;
       send(self.handle, proto::encode_welcome(self.id, "lossy/1", {25000, 60000}));
     }

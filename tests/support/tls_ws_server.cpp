@@ -72,7 +72,7 @@ struct tls_ws_server::impl {
       }
       auto [accept_ec] = co_await ws.async_accept(use_tuple);
       if (accept_ec) co_return;
-      self = {random_peer_id(), ++server.last_handle};
+      self = {random_peer_id(), ++server.last_handle, {}};
       server.members[self.handle] = weak_from_this();
       ++server.welcomed;
       send(proto::encode_welcome(self.id, "tls-test/1", {25000, 60000}));

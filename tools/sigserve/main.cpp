@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -75,7 +77,8 @@ int main(int argc, char** argv) {
   std::string ping_interval = duration_name(opts.ping_interval), ping_timeout = duration_name(opts.ping_timeout),
               handshake_timeout = duration_name(opts.handshake_timeout),
               write_timeout = duration_name(opts.write_timeout), drain_delay = duration_name(opts.drain_delay),
-              drain_timeout = duration_name(opts.drain_timeout), turn_ttl = duration_name(opts.ice.turn_ttl);
+              drain_timeout = duration_name(opts.drain_timeout), turn_ttl = duration_name(opts.ice.turn_ttl),
+              auth_leeway = duration_name(opts.auth_leeway), auth_secret_file;
   std::string log_level = "info", log_format = "text", static_dir;
 
   CLI::App app{
@@ -147,6 +150,21 @@ int main(int argc, char** argv) {
                            ->check(CLI::ExistingFile);
   auto* tls_key_opt = app.add_option("--tls-key", opts.tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
 
+  // --- tokens (JWT): with any key, every upgrade needs a valid token ---------------------
+  app.add_option("--auth-hs256-secret", opts.auth_hs256_secret,
+                 "HS256 secret (32 bytes at least); prefer --auth-hs256-secret-file, as the command line is visible to "
+                 "other users");
+  app.add_option("--auth-hs256-secret-file", auth_secret_file, "File holding the HS256 secret (a trailing newline is dropped)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--auth-public-key", opts.auth_public_key_file, "PEM public key: RS256 (RSA) or ES256 (P-256)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--auth-jwks", opts.auth_jwks_file, "JWK Set file; keys are chosen by the token's kid")
+      ->check(CLI::ExistingFile);
+  app.add_option("--auth-issuer", opts.auth_issuer, "When set, a token's iss must be this");
+  app.add_option("--auth-audience", opts.auth_audience, "When set, a token's aud must name this");
+  app.add_option("--auth-leeway", auth_leeway, "Clock skew allowed when checking exp, nbf and iat")
+      ->check(duration_in(0s, 1h));
+
   // --- STUN and TURN for every client ---------------------------------------------------
   app.add_option("--stun-uri", opts.ice.stun_uris, "STUN server for welcome.ice_servers (repeatable), e.g. stun:stun.example.org")
       ->check(ice_uri(false));
@@ -212,6 +230,13 @@ int main(int argc, char** argv) {
   opts.drain_delay = sigkit::cli::duration_of<std::chrono::milliseconds>(drain_delay);
   opts.drain_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(drain_timeout);
   opts.ice.turn_ttl = sigkit::cli::duration_of<std::chrono::seconds>(turn_ttl);
+  opts.auth_leeway = sigkit::cli::duration_of<std::chrono::seconds>(auth_leeway);
+  if (!auth_secret_file.empty()) {
+    std::ifstream in(auth_secret_file, std::ios::binary);
+    std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    opts.auth_hs256_secret = std::move(secret);
+  }
   if (opts.tls_cert.empty() != opts.tls_key.empty()) {
     std::fprintf(stderr, "sigserve: %s and %s go together\n", layers.setting_name(tls_cert_opt).c_str(),
                  layers.setting_name(tls_key_opt).c_str());

@@ -12,6 +12,7 @@
 #include "byte_buffer.hpp"
 #include "peer_address.hpp"
 #include "send_queue.hpp"
+#include "sigkit/auth/jwt.hpp"
 #include "sigkit/metrics/server_metrics.hpp"
 #include "sigkit/rate_limit.hpp"
 #include "sigkit/timer_wheel.hpp"
@@ -23,6 +24,12 @@ namespace sigkit::server {
 
 // The connection is its own entry in its loop's timer wheel (one deadline at
 // a time: the nearest of its heartbeat, handshake, close and write deadlines).
+// What a connection's token granted (with auth on): who, until when, where.
+struct token_grant {
+  auth::claims claims;
+  std::uint32_t expiry_tick = 0;  // the loop tick at which claims.exp passes
+};
+
 struct connection : timer_wheel::entry {
   static constexpr std::uint32_t no_slot = 0xFFFFFFFF;
 
@@ -56,6 +63,7 @@ struct connection : timer_wheel::entry {
 
   std::string peer;  // protocol id, after the upgrade
   std::string room;  // the room it is in, empty for none
+  std::unique_ptr<token_grant> grant;  // only with auth on: 8 bytes otherwise
   token_bucket bucket;   // messages
   token_bucket strikes;  // refusals it may still earn before it is closed
   token_bucket joins;

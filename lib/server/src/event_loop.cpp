@@ -424,6 +424,7 @@ void event_loop::free_slot(connection& c) noexcept {
   c.reader = websocket::reader(websocket::role::server, 0);
   std::string().swap(c.peer);
   std::string().swap(c.room);
+  c.grant.reset();
   c.fd = -1;
   c.state = connection::phase::free;
   c.eof = c.close_when_flushed = c.waiting_for_file = c.reason_set = c.dirty = c.write_interest = false;

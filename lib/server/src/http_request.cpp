@@ -38,6 +38,7 @@ result<http_request, std::string> parse_request_head(std::string_view head) {
   r.websocket_key = std::string(req[bhttp::field::sec_websocket_key]);
   r.websocket_version = std::string(req[bhttp::field::sec_websocket_version]);
   r.forwarded_for = std::string(req["X-Forwarded-For"]);
+  r.authorization = std::string(req[bhttp::field::authorization]);
   return r;
 }
 

@@ -25,6 +25,7 @@ struct http_request {
   std::string websocket_key;
   std::string websocket_version;
   std::string forwarded_for;  // X-Forwarded-For, read only behind a trusted proxy
+  std::string authorization;  // "Bearer <token>" (never logged)
 };
 
 inline constexpr std::size_t max_request_head = 16 * 1024;

@@ -24,6 +24,7 @@ void answer(event_loop& loop, connection& c, http::response r, bool head_only, b
 
 void refuse_upgrade(event_loop& loop, connection& c, metrics::refusal why, const http_request& req) {
   loop.counters().upgrades_refused[static_cast<std::size_t>(why)].add();
+  if (why == metrics::refusal::auth) return;  // counted by reason by the caller; a client's mistake, not news
   if (why == metrics::refusal::origin)
     loop.warn_limited("origin-refused", {{"origin", req.origin.value_or("")}, {"remote", c.remote.to_string()}});
   else if (why == metrics::refusal::address_limit || why == metrics::refusal::address_rate)
@@ -127,6 +128,10 @@ std::size_t http_session::consume(event_loop& loop, connection& c, std::span<cha
         answer(loop, c, capacity_refusal(st), head_only, false);
         return view.size();
       }
+      if (decision.claims) {
+        c.grant = std::make_unique<token_grant>();
+        c.grant->claims = std::move(*decision.claims);
+      }
       websocket_session::open(loop, c, decision.accept_key);
       return *end;
     }
@@ -135,6 +140,7 @@ std::size_t http_session::consume(event_loop& loop, connection& c, std::span<cha
       serve_file(loop, c, std::move(decision.path), head_only, req.keep_alive);
       return *end;
     case route::kind::respond:
+      if (decision.token_refused) loop.counters().auth_failures[static_cast<std::size_t>(*decision.token_refused)].add();
       if (decision.refused) refuse_upgrade(loop, c, *decision.refused, req);
       else loop.counters().http_requests.add();
       bool close = decision.response.close;

@@ -5,6 +5,7 @@
 #include "event_loop.hpp"
 #include "process_stats.hpp"
 #include "server_state.hpp"
+#include "sigkit/http/query.hpp"
 #include "sigkit/proto/message.hpp"
 #include "sigkit/websocket/handshake.hpp"
 
@@ -34,6 +35,22 @@ std::string metrics_text(const server_state& state) {
   return metrics::prometheus_text(loops, gauges, read_process_figures(), state.opts.version);
 }
 
+// Browsers cannot set headers on a WebSocket: `?token=` on the URL; other
+// clients may use Authorization: Bearer (RFC 6750 §2.1).
+std::string token_of(const http_request& req) {
+  std::string_view header = req.authorization;
+  if (header.size() > 7 && (header.substr(0, 7) == "Bearer " || header.substr(0, 7) == "bearer ")) {
+    header.remove_prefix(7);
+    while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
+    return std::string(header);
+  }
+  return http::query_parameter(req.target, "token").value_or("");
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 // RFC 6455 §4.2.1: what makes a request a valid opening handshake.
 route websocket_endpoint(const server_state& state, const http_request& req) {
   if (!websocket::has_token(req.connection, "upgrade") || !websocket::has_token(req.upgrade, "websocket")) {
@@ -59,6 +76,18 @@ route websocket_endpoint(const server_state& state, const http_request& req) {
     return refuse(std::move(r), metrics::refusal::shutting_down);
   }
   route out;
+  if (state.token_keys) {
+    auto verified = auth::verify(token_of(req), *state.token_keys, state.token_rules, unix_now());
+    if (!verified) {
+      // RFC 6750 §3: the reason in a word, never the token.
+      auto r = http::text(401, "token refused: " + std::string(auth::to_string(verified.error())));
+      r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+      auto refused = refuse(std::move(r), metrics::refusal::auth);
+      refused.token_refused = verified.error();
+      return refused;
+    }
+    out.claims = std::move(*verified);
+  }
   out.what = route::kind::upgrade;
   out.accept_key = std::move(*accept);
   return out;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "http_request.hpp"
+#include "sigkit/auth/jwt.hpp"
 #include "sigkit/http/response.hpp"
 #include "sigkit/metrics/server_metrics.hpp"
 
@@ -19,6 +20,8 @@ struct route {
   std::string accept_key;   // upgrade: Sec-WebSocket-Accept
   std::string path;         // static_file: the request path
   std::optional<metrics::refusal> refused;  // an upgrade refused: why
+  std::optional<auth::claims> claims;        // upgrade with auth on: what the token says
+  std::optional<auth::token_error> token_refused;
 };
 
 // Decides; changes nothing. An admitted upgrade still has to take a slot

@@ -2,6 +2,8 @@
 #include "sigkit/server/server.hpp"
 
 #include <csignal>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <boost/asio/post.hpp>
@@ -30,6 +32,7 @@ server_state::server_state(const options& o, logger& l)
 
 struct signaling_server::impl {
   impl(options o, logger& log) : state(o, log) {
+    load_token_keys();
     for (const auto& block : state.opts.trusted_proxies) {
       auto c = http::cidr::parse(block);
       if (!c) throw std::invalid_argument(c.error());
@@ -50,6 +53,39 @@ struct signaling_server::impl {
   }
 
   event_loop& first() { return *state.loops.front(); }
+
+  // Every key source given, merged; a key that does not load stops the start.
+  void load_token_keys() {
+    const auto& o = state.opts;
+    std::optional<auth::key_set> keys;
+    auto add = [&](result<auth::key_set, std::string> more, const std::string& what) {
+      if (!more) throw std::runtime_error(what + ": " + more.error());
+      if (!keys) {
+        keys = std::move(*more);
+        return;
+      }
+      auto merged = auth::key_set::merge(std::move(*keys), std::move(*more));
+      if (!merged) throw std::runtime_error(merged.error());
+      keys = std::move(*merged);
+    };
+    if (!o.auth_hs256_secret.empty()) add(auth::key_set::hs256_secret(o.auth_hs256_secret), "--auth-hs256-secret");
+    if (!o.auth_public_key_file.empty())
+      add(auth::key_set::public_key_pem(read_file(o.auth_public_key_file)), o.auth_public_key_file);
+    if (!o.auth_jwks_file.empty()) add(auth::key_set::jwks(read_file(o.auth_jwks_file)), o.auth_jwks_file);
+    if (!keys) return;
+    state.token_keys = std::move(keys);
+    if (!o.auth_issuer.empty()) state.token_rules.issuer = o.auth_issuer;
+    if (!o.auth_audience.empty()) state.token_rules.audience = o.auth_audience;
+    state.token_rules.leeway = o.auth_leeway;
+  }
+
+  static std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return std::move(text).str();
+  }
 
   // SIGHUP: a renewed certificate and key replace the old ones for new
   // connections; live ones keep theirs. A file that does not load is

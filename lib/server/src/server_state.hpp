@@ -10,6 +10,7 @@
 
 #include "address_limits.hpp"
 #include "hub.hpp"
+#include "sigkit/auth/jwt.hpp"
 #include "sigkit/http/origin_policy.hpp"
 #include "sigkit/log.hpp"
 #include "sigkit/rate_limit.hpp"
@@ -35,6 +36,8 @@ struct server_state {
   const rate_policy strikes;
   const rate_policy joins;
   std::vector<http::cidr> trusted_proxies;
+  std::optional<auth::key_set> token_keys;  // set: every upgrade needs a token
+  auth::verify_options token_rules;
   address_limits addresses;
   std::unique_ptr<hub> rooms;
   static_files files;

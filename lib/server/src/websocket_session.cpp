@@ -1,5 +1,8 @@
 #include "websocket_session.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include "event_loop.hpp"
 #include "sigkit/peer_id.hpp"
 #include "sigkit/proto/ice_servers.hpp"
@@ -20,7 +23,20 @@ const std::shared_ptr<const std::string>& ping_frame() {
   return frame;
 }
 
-rooms::member self(const event_loop& loop, const connection& c) { return {c.peer, loop.handle_of(c)}; }
+rooms::member self(const event_loop& loop, const connection& c) {
+  return {c.peer, loop.handle_of(c), c.grant ? c.grant->claims.sub : std::string()};
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The loop tick at which a token's `exp` passes.
+std::uint32_t expiry_tick(const event_loop& loop, std::int64_t exp) {
+  auto left = std::clamp<std::int64_t>(exp - unix_now(), 0, 7 * 24 * 3600);  // re-checked when it fires
+  return loop.now() + loop.ticks(std::chrono::seconds(left));
+}
+
 
 // An answer that needs no hub: a decode error, or the rate limit.
 void answer_locally(event_loop& loop, connection& c, rooms::outcome o) {
@@ -39,6 +55,28 @@ void depart(event_loop& loop, connection& c) {
   loop.state().rooms->disconnect(self(loop, c), room, loop);
 }
 
+// refresh (1.1): a new token for the same `sub` replaces the old one; any
+// failure leaves the old one in place (decisions.md) and answers forbidden.
+void refresh(event_loop& loop, connection& c, const proto::client_message& m) {
+  auto& st = loop.state();
+  auto refuse = [&](std::string why) {
+    answer_locally(loop, c, rooms::refuse(self(loop, c), proto::error_code::forbidden, why, m.rid_json));
+  };
+  if (!st.token_keys || !c.grant) return refuse("this server does not use tokens");
+  auto verified = auth::verify(m.token, *st.token_keys, st.token_rules, unix_now());
+  if (!verified) {
+    loop.counters().auth_failures[static_cast<std::size_t>(verified.error())].add();
+    return refuse("token refused: " + std::string(auth::to_string(verified.error())));
+  }
+  if (verified->sub != c.grant->claims.sub) return refuse("the new token is for another user");
+  c.grant->claims = std::move(*verified);
+  c.grant->expiry_tick = expiry_tick(loop, c.grant->claims.exp);
+  loop.counters().messages_sent.add();
+  loop.send(c, outbound::text_frame(std::make_shared<const std::string>(
+                   proto::encode_refreshed(c.grant->claims.exp, m.rid_json))));
+  loop.reschedule(c);
+}
+
 void on_text(event_loop& loop, connection& c, std::string_view text) {
   auto& st = loop.state();
   loop.counters().messages_received.add();
@@ -55,6 +93,13 @@ void on_text(event_loop& loop, connection& c, std::string_view text) {
   else if (decoded->type == proto::message_type::join && !c.joins.try_take(st.joins, loop.now_ms()))
     why = "more than " + std::to_string(static_cast<long>(st.opts.join_rate)) + " joins per second; this one was dropped";
   if (why.empty()) {
+    if (decoded->type == proto::message_type::refresh) return refresh(loop, c, *decoded);
+    // The token's `rooms` claim says where it may go.
+    if (decoded->type == proto::message_type::join && c.grant && c.room.empty() &&
+        !auth::room_allowed(c.grant->claims, decoded->room))
+      return answer_locally(loop, c,
+                            rooms::refuse(self(loop, c), proto::error_code::forbidden,
+                                          "this token does not allow room " + decoded->room, decoded->rid_json));
     st.rooms->handle(self(loop, c), c.room, *decoded, loop);
     return;
   }
@@ -72,8 +117,8 @@ void on_text(event_loop& loop, connection& c, std::string_view text) {
 std::string ice_servers_for(const event_loop& loop, const connection& c) {
   const auto& ice = loop.state().opts.ice;
   if (ice.empty()) return {};
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
-  return proto::ice_servers_json(ice, c.peer, now.count());
+  // TURN usernames name the user when there is one (coturn logs them).
+  return proto::ice_servers_json(ice, c.grant ? c.grant->claims.sub : c.peer, unix_now());
 }
 
 std::uint32_t earliest(std::uint32_t now, std::uint32_t a, std::uint32_t b) {
@@ -104,6 +149,11 @@ void websocket_session::open(event_loop& loop, connection& c, std::string_view a
   loop.send(c, outbound::raw(std::make_shared<const std::string>(std::move(response))));
   const auto ice_servers = ice_servers_for(loop, c);
   proto::welcome_additions additions;
+  if (c.grant) {
+    additions.features.push_back("auth");
+    additions.user = c.grant->claims.sub;
+    c.grant->expiry_tick = expiry_tick(loop, c.grant->claims.exp);
+  }
   if (!ice_servers.empty()) additions.features.push_back("ice-servers");
   additions.ice_servers_json = ice_servers;
   auto welcome = proto::encode_welcome(c.peer, st.opts.server_name,
@@ -186,6 +236,18 @@ void websocket_session::on_deadline(event_loop& loop, connection& c) {
     loop.close_now(c);
     return;
   }
+  if (c.grant && static_cast<std::int32_t>(now - c.grant->expiry_tick) >= 0) {
+    if (c.grant->claims.exp > unix_now()) {
+      c.grant->expiry_tick = expiry_tick(loop, c.grant->claims.exp);  // a long-lived token: not yet
+    } else {
+      // protocol 1.1: say so, then close with 1008.
+      answer_locally(loop, c,
+                     rooms::refuse(self(loop, c), proto::error_code::token_expired,
+                                   "the token expired; connect again with a new one", ""));
+      start_close(loop, c, websocket::close_code::policy, metrics::close_reason::token_expired);
+      return;
+    }
+  }
   if (c.out.rest && now - c.stalled_since >= loop.ticks(o.write_timeout)) {
     loop.warn_limited("write-timeout", {{"peer", c.peer}, {"queued_bytes", std::uint64_t{c.out.queued}}});
     drop(loop, c, websocket::close_code::policy, metrics::close_reason::write_timeout);
@@ -205,6 +267,7 @@ std::uint32_t websocket_session::deadline(const event_loop& loop, const connecti
   std::uint32_t due = c.last_heard + loop.ticks(o.ping_timeout);
   if (o.ping_interval.count() > 0) due = earliest(now, due, c.last_ping + loop.ticks(o.ping_interval));
   if (c.out.rest) due = earliest(now, due, c.stalled_since + loop.ticks(o.write_timeout));
+  if (c.grant) due = earliest(now, due, c.grant->expiry_tick);
   return due;
 }
 

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "sigkit/http/query.hpp"
+
 using namespace sigkit;
 
 TEST_CASE("a response head carries the status, the length and the safety headers", "[http]") {
@@ -34,4 +36,17 @@ TEST_CASE("content types come from the extension", "[http]") {
   CHECK(http::mime_type("app.js") == "text/javascript");
   CHECK(http::mime_type("dir.v2/README") == "application/octet-stream");
   CHECK(http::mime_type("x.unknown") == "application/octet-stream");
+}
+
+TEST_CASE("query parameters are found and percent-decoded", "[http]") {
+  using sigkit::http::query_parameter;
+  CHECK(query_parameter("/ws?token=abc.def-ghi_j", "token") == "abc.def-ghi_j");
+  CHECK(query_parameter("/ws?room=x&token=a%2Bb%3D", "token") == "a+b=");
+  CHECK(query_parameter("/ws?token=a+b", "token") == "a b");
+  CHECK(query_parameter("/ws?tok=1&token=2&token=3", "token") == "2");  // the first one
+  CHECK(query_parameter("/ws?token", "token") == "");
+  CHECK_FALSE(query_parameter("/ws", "token"));
+  CHECK_FALSE(query_parameter("/ws?other=1", "token"));
+  CHECK_FALSE(query_parameter("/ws?token=%zz", "token"));
+  CHECK_FALSE(query_parameter("/ws?token=%4", "token"));
 }

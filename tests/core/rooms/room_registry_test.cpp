@@ -23,7 +23,7 @@ struct lobby {
 
   rooms::member who(const std::string& name) {
     auto [it, added] = handles.try_emplace(name, handles.size() + 1);
-    return {name, it->second};
+    return {name, it->second, {}};
   }
   std::string name_of(rooms::member_handle h) const {
     for (const auto& [name, handle] : handles)
@@ -215,4 +215,21 @@ TEST_CASE("a broadcast encodes its frame once for every receiver") {
   auto o = r.handle("A", {{"type", "message"}, {"text", "hi"}});
   REQUIRE(o.deliveries.size() == 3);
   CHECK(o.deliveries[0].frame == o.deliveries[2].frame);
+}
+
+TEST_CASE("with users (auth on), joined names each member's user and peer-joined the newcomer's") {
+  rooms::room_registry r(3);
+  auto join = [](std::string room) {
+    auto m = proto::decode(json{{"type", "join"}, {"room", room}}.dump());
+    REQUIRE(m.ok());
+    return m.value();
+  };
+  rooms::member alice{"A", 1, "alice"}, bob{"B", 2, "bob"};
+  auto first = r.handle(alice, "", join("team"));
+  CHECK_FALSE(json::parse(*first.deliveries[0].frame).contains("users"));  // nobody else yet
+  auto second = r.handle(bob, "", join("team"));
+  auto joined = json::parse(*second.deliveries[0].frame);
+  CHECK(joined["users"] == json{{"A", "alice"}});
+  auto notice = json::parse(*second.deliveries[1].frame);
+  CHECK(notice["user"] == "bob");
 }

@@ -8,10 +8,11 @@ namespace {
 constexpr std::array<std::string_view, close_reason_count> close_names{
     "client_close",        "network_error", "heartbeat_timeout", "message_too_big", "binary_frame",
     "send_queue_overflow", "write_timeout", "shutdown",          "protocol_error",  "internal_error",
-    "rate_limited"};
+    "rate_limited",        "token_expired"};
 constexpr std::array<std::string_view, refusal_count> refusal_names{"origin",        "capacity",
                                                                     "shutting_down", "bad_handshake",
-                                                                    "address_limit", "address_rate"};
+                                                                    "address_limit", "address_rate",
+                                                                    "auth"};
 
 void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   out.append("# HELP ").append(name).append(" ").append(help).append("\n");
@@ -111,6 +112,10 @@ std::string prometheus_text(std::span<const loop_metrics* const> loops, const se
   for (std::size_t i = 0; i < refusal_count; ++i)
     sample(out, "sigserve_upgrades_refused_total",
            total(loops, [i](const m& l) -> auto& { return l.upgrades_refused[i]; }), label("reason", refusal_names[i]));
+  header(out, "sigserve_auth_failures_total", "counter", "Tokens refused (at upgrade or refresh), by reason.");
+  for (std::size_t i = 0; i < auth::token_error_count; ++i)
+    sample(out, "sigserve_auth_failures_total", total(loops, [i](const m& l) -> auto& { return l.auth_failures[i]; }),
+           label("reason", auth::to_string(static_cast<auth::token_error>(i))));
   scalar(out, "sigserve_send_queue_overflows_total", "counter",
          "Connections closed because their send queue passed --max-send-queue-bytes or --max-queued-bytes.",
          total(loops, [](const m& l) -> auto& {

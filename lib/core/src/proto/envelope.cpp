@@ -288,9 +288,9 @@ bool envelope_scanner::key() noexcept {
 }
 
 void envelope_scanner::top_level_key(std::string_view raw, bool escaped) noexcept {
-  // No name we look for is longer than 4 characters, each at most a 6-byte
+  // No name we look for is longer than 5 characters, each at most a 6-byte
   // \u escape: a longer key with escapes cannot be one.
-  char buffer[4 * 6];
+  char buffer[5 * 6];
   std::string_view name = raw;
   if (escaped) {
     if (raw.size() > sizeof buffer) return;
@@ -300,6 +300,7 @@ void envelope_scanner::top_level_key(std::string_view raw, bool escaped) noexcep
   else if (name == "room") current_ = &envelope_.room;
   else if (name == "to") current_ = &envelope_.to;
   else if (name == "rid") current_ = &envelope_.rid;
+  else if (name == "token") current_ = &envelope_.token;
   else if (name == "from") envelope_.has_from = true;
 }
 

@@ -16,10 +16,10 @@ using json = nlohmann::ordered_json;
 
 constexpr std::array<std::string_view, error_code_count> error_names{
     "bad-json",    "bad-message", "unknown-type", "invalid-room", "room-full",
-    "already-joined", "not-in-room", "unknown-peer", "rate-limited"};
+    "already-joined", "not-in-room", "unknown-peer", "rate-limited", "forbidden", "token-expired"};
 
 constexpr std::array<std::string_view, message_type_count> type_names{
-    "join", "leave", "ping", "offer", "answer", "candidate", "bye", "message"};
+    "join", "leave", "ping", "refresh", "offer", "answer", "candidate", "bye", "message"};
 
 constexpr std::size_t max_rid_chars = 64;
 
@@ -113,7 +113,13 @@ result<client_message, decode_error> decode(std::string_view frame) {
   if (known == type_names.end())
     return failure(error_code::unknown_type, "unknown message type " + json_string(e.type.text()), rid);
 
-  client_message message{static_cast<message_type>(known - type_names.begin()), rid, {}, {}, {}};
+  client_message message{static_cast<message_type>(known - type_names.begin()), rid, {}, {}, {}, {}};
+
+  if (message.type == message_type::refresh) {
+    if (e.token.kind() != member_kind::string || e.token.text().empty())
+      return failure(error_code::bad_message, "refresh needs a token (a string)", rid);
+    message.token = e.token.text();
+  }
 
   if (message.type == message_type::join) {
     if (e.room.kind() == member_kind::absent) return failure(error_code::bad_message, "join needs a room", rid);
@@ -183,21 +189,44 @@ std::string encode_welcome(std::string_view peer, std::string_view server, heart
   return out;
 }
 
-std::string encode_joined(std::string_view room, std::string_view peer,
-                          std::span<const std::string> peers, std::string_view rid_json) {
+std::string encode_joined(std::string_view room, std::string_view peer, std::span<const std::string> peers,
+                          std::string_view rid_json) {
+  return encode_joined(room, peer, peers, {}, rid_json);
+}
+
+std::string encode_joined(std::string_view room, std::string_view peer, std::span<const std::string> peers,
+                          std::span<const std::string> users, std::string_view rid_json) {
   std::string list = "[";
   for (const auto& other : peers) {
     if (list.size() > 1) list += ',';
     list += json_string(other);
   }
   list += ']';
-  return with_rid("{\"type\":\"joined\",\"room\":" + json_string(room) + ",\"peer\":" + json_string(peer) +
-                      ",\"peers\":" + list + "}",
-                  rid_json);
+  std::string out = "{\"type\":\"joined\",\"room\":" + json_string(room) + ",\"peer\":" + json_string(peer) +
+                    ",\"peers\":" + list;
+  bool any_user = false;
+  for (const auto& u : users) any_user = any_user || !u.empty();
+  if (any_user) {
+    out += ",\"users\":{";
+    for (std::size_t i = 0; i < peers.size() && i < users.size(); ++i) {
+      if (i) out += ',';
+      out += json_string(peers[i]) + ":" + json_string(users[i]);
+    }
+    out += '}';
+  }
+  out += '}';
+  return with_rid(std::move(out), rid_json);
 }
 
-std::string encode_peer_joined(std::string_view room, std::string_view peer) {
-  return "{\"type\":\"peer-joined\",\"room\":" + json_string(room) + ",\"peer\":" + json_string(peer) + "}";
+std::string encode_peer_joined(std::string_view room, std::string_view peer, std::string_view user) {
+  std::string out = "{\"type\":\"peer-joined\",\"room\":" + json_string(room) + ",\"peer\":" + json_string(peer);
+  if (!user.empty()) out += ",\"user\":" + json_string(user);
+  out += '}';
+  return out;
+}
+
+std::string encode_refreshed(std::int64_t exp, std::string_view rid_json) {
+  return with_rid("{\"type\":\"refreshed\",\"exp\":" + std::to_string(exp) + "}", rid_json);
 }
 
 std::string encode_left(std::string_view room, std::string_view rid_json) {

@@ -65,15 +65,19 @@ outcome room_registry::join(const member& sender, const proto::client_message& m
   }
 
   outcome result;
-  std::vector<std::string> ids;
+  std::vector<std::string> ids, users;
   ids.reserve(members.size());
-  for (const auto& m : members) ids.push_back(m.id);
+  users.reserve(members.size());
+  for (const auto& m : members) {
+    ids.push_back(m.id);
+    users.push_back(m.user);
+  }
   // The joiner's `joined` goes out before anything from the others, and the
   // others get `peer-joined` before anything from the joiner: both hold
   // because this decision is applied whole before the next one.
-  result.deliveries.push_back({sender.handle, frame(proto::encode_joined(message.room, sender.id, ids, message.rid_json))});
+  result.deliveries.push_back({sender.handle, frame(proto::encode_joined(message.room, sender.id, ids, users, message.rid_json))});
   if (!members.empty()) {
-    auto notice = frame(proto::encode_peer_joined(message.room, sender.id));
+    auto notice = frame(proto::encode_peer_joined(message.room, sender.id, sender.user));
     for (const auto& m : members) result.deliveries.push_back({m.handle, notice});
   }
   members.push_back(sender);

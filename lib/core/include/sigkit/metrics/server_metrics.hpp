@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "sigkit/auth/jwt.hpp"
 #include "sigkit/proto/message.hpp"
 
 namespace sigkit::metrics {
@@ -41,13 +42,14 @@ enum class close_reason {
   protocol_error,       // invalid WebSocket framing (1002) or UTF-8 (1007)
   internal_error,       // 1011: a bug of ours, caught at the connection's boundary
   rate_limited,         // 1008: it kept sending past the rate limit
+  token_expired,        // 1008: its token expired and was not refreshed
 };
-inline constexpr std::size_t close_reason_count = 11;
+inline constexpr std::size_t close_reason_count = 12;
 std::string_view to_string(close_reason reason) noexcept;
 
 // Why an upgrade was refused before any WebSocket traffic.
-enum class refusal { origin, capacity, shutting_down, bad_handshake, address_limit, address_rate };
-inline constexpr std::size_t refusal_count = 6;
+enum class refusal { origin, capacity, shutting_down, bad_handshake, address_limit, address_rate, auth };
+inline constexpr std::size_t refusal_count = 7;
 std::string_view to_string(refusal reason) noexcept;
 
 // A Prometheus histogram with fixed buckets (seconds), written by one thread.
@@ -77,6 +79,7 @@ struct loop_metrics {
   std::array<local_counter, proto::error_code_count> errors{};     // by code
   std::array<local_counter, close_reason_count> closes{};
   std::array<local_counter, refusal_count> upgrades_refused{};
+  std::array<local_counter, auth::token_error_count> auth_failures{};  // upgrades and refreshes, by reason
   local_counter messages_received;
   local_counter messages_sent;
   duration_histogram join_latency;  // join frame read -> joined frame written

@@ -1,6 +1,6 @@
 // The envelope of a client frame (protocol.md, "Envelope"): one pass over
 // the JSON text that validates all of it and reads only the top-level members
-// the server acts on (`type`, `room`, `to`, `rid`, and whether there is a
+// the server acts on (`type`, `room`, `to`, `rid`, a refresh's `token`, and whether there is a
 // `from`). Payload members, such as an SDP of several KiB, are skipped eight
 // bytes at a time and never copied.
 //
@@ -71,7 +71,7 @@ class member_value {
 
 struct envelope {
   bool is_object = false;  // false: valid JSON, but not an object (no members then)
-  member_value type, room, to, rid;  // a duplicated key: the last one wins
+  member_value type, room, to, rid, token;  // a duplicated key: the last one wins
   bool has_from = false;             // a top-level `from`, whatever its value
 };
 

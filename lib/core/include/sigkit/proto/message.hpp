@@ -27,15 +27,18 @@ enum class error_code {
   not_in_room,
   unknown_peer,
   rate_limited,
+  forbidden,      // 1.1: the token does not allow this room, or a refresh changes `sub`
+  token_expired,  // 1.1: sent just before a connection whose token expired is closed
 };
-inline constexpr std::size_t error_code_count = 9;
+inline constexpr std::size_t error_code_count = 11;
 
 std::string_view to_string(error_code code) noexcept;
 std::optional<error_code> error_code_from_string(std::string_view text) noexcept;
 
-// What a client may send. The relay types are passed on to other peers.
-enum class message_type { join, leave, ping, offer, answer, candidate, bye, message };
-inline constexpr std::size_t message_type_count = 8;
+// What a client may send. The relay types (from offer on) are passed on to
+// other peers; refresh (1.1) replaces the connection's token.
+enum class message_type { join, leave, ping, refresh, offer, answer, candidate, bye, message };
+inline constexpr std::size_t message_type_count = 9;
 
 std::string_view to_string(message_type type) noexcept;
 constexpr bool is_relay(message_type type) noexcept { return type >= message_type::offer; }
@@ -56,6 +59,7 @@ struct client_message {
   message_type type;
   std::string rid_json;  // the client's `rid` re-encoded as JSON, empty if none
   std::string room;      // join
+  std::string token;     // refresh
   std::optional<std::string> to;  // relays
   // Relays only: the frame's text with `from` removed, ready to be stamped
   // with the sender's id by relay_text(). Payload members pass untouched.
@@ -87,7 +91,12 @@ std::string encode_welcome(std::string_view peer, std::string_view server, heart
                            const welcome_additions& additions = {});
 std::string encode_joined(std::string_view room, std::string_view peer,
                           std::span<const std::string> peers, std::string_view rid_json);
-std::string encode_peer_joined(std::string_view room, std::string_view peer);
+std::string encode_peer_joined(std::string_view room, std::string_view peer, std::string_view user = {});
+// With auth on, `joined` names each listed peer's user (1.1): users[i] is
+// peers[i]'s; an empty span (or all users empty) leaves `users` out.
+std::string encode_joined(std::string_view room, std::string_view peer, std::span<const std::string> peers,
+                          std::span<const std::string> users, std::string_view rid_json);
+std::string encode_refreshed(std::int64_t exp, std::string_view rid_json);
 std::string encode_left(std::string_view room, std::string_view rid_json);
 std::string encode_peer_left(std::string_view room, std::string_view peer);
 std::string encode_pong(std::string_view rid_json);

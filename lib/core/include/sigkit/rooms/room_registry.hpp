@@ -29,6 +29,7 @@ using member_handle = std::uint64_t;  // the server's address for a connection
 struct member {
   peer_id id;
   member_handle handle = 0;
+  std::string user;  // the token's subject when authenticated (1.1), else empty
 };
 
 struct delivery {

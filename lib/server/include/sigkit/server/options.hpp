@@ -49,6 +49,14 @@ struct options {
   double join_rate = 5;                       // joins per second per connection; beyond: rate-limited
   double join_burst = 10;
 
+  // --- tokens: with any key set, every upgrade needs a valid JWT --------------------
+  std::string auth_hs256_secret;       // HS256 shared secret (32 bytes at least)
+  std::string auth_public_key_file;    // PEM public key: RS256 (RSA) or ES256 (P-256)
+  std::string auth_jwks_file;          // a JWK Set; keys chosen by `kid`
+  std::string auth_issuer;             // when set, `iss` must match
+  std::string auth_audience;           // when set, `aud` must contain it
+  std::chrono::seconds auth_leeway{0};  // clock skew allowed for exp, nbf, iat (decisions.md: 0)
+
   // --- what every client is told --------------------------------------------------
   proto::ice_config ice;  // STUN/TURN servers for welcome.ice_servers, TURN credentials minted per connection
 
