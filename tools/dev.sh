@@ -16,7 +16,10 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 jobs=$(nproc)
 
-build_packages=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libcli11-dev nlohmann-json3-dev libssl-dev libidn-dev)
+# help2man writes the man pages; dpkg-dev (dpkg-shlibdeps) and file let cpack
+# compute the .deb's dependencies.
+build_packages=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libcli11-dev nlohmann-json3-dev libssl-dev libidn-dev
+  help2man dpkg-dev file)
 test_packages=(catch2 chromium coturn openssl)
 fuzz_packages=(clang libclang-rt-14-dev)
 

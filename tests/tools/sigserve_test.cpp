@@ -550,7 +550,7 @@ TEST_CASE("numbers outside their range are refused, not wrapped", "[sigserve][cl
   for (std::vector<std::string> bad :
        {std::vector<std::string>{"--room-capacity", "-1"}, {"--room-capacity=-1"}, {"--rate-limit", "-1"},
         {"--rate-limit", "nan"}, {"--rate-limit", "inf"}, {"--rate-burst", "0"}, {"--port", "65536"},
-        {"--port", "010"}, {"--max-connections", "0"}, {"--threads", "0"}, {"--max-message-bytes", "0x100"},
+        {"--port", "010"}, {"--max-connections", "0"}, {"--threads", "1025"}, {"--max-message-bytes", "0x100"},
         {"--write-timeout", "-1s"}, {"--drain-timeout", "-1s"}, {"--ping-timeout", "500us"}, {"--listen", ""},
         {"--max-send-queue-bytes", "2048", "--max-queued-bytes", "1024"}}) {
     auto flag = bad[0].substr(0, bad[0].find('='));

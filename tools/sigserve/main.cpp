@@ -71,14 +71,14 @@ std::string joined(const std::vector<std::string>& items) {
 
 int main(int argc, char** argv) {
   sigkit::server::options opts;
-  opts.threads = std::max(1u, std::thread::hardware_concurrency());
+  opts.threads = 0;  // the number of cores, worked out after parsing (so --help reads the same everywhere)
   // Durations are read as text ("25s") and converted after parsing; their
   // defaults are the options struct's, spelt the way a flag takes them.
   std::string ping_interval = duration_name(opts.ping_interval), ping_timeout = duration_name(opts.ping_timeout),
               handshake_timeout = duration_name(opts.handshake_timeout),
               write_timeout = duration_name(opts.write_timeout), drain_delay = duration_name(opts.drain_delay),
               drain_timeout = duration_name(opts.drain_timeout), turn_ttl = duration_name(opts.ice.turn_ttl),
-              auth_leeway = duration_name(opts.auth_leeway), auth_secret_file;
+              auth_leeway = duration_name(opts.auth_leeway), auth_secret_file, turn_secret_file;
   std::string log_level = "info", log_format = "text", static_dir;
 
   CLI::App app{
@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
                  "address it resolves to)")
       ->check(sigkit::cli::non_empty);
   app.add_option("--port", opts.port, "TCP port; 0 picks a free port and prints it")->check(whole_number(0, 65535));
-  app.add_option("--threads", opts.threads, "Worker threads, one event loop each (default: number of cores)")
-      ->check(whole_number(1, 1024));
+  app.add_option("--threads", opts.threads, "Worker threads, one event loop each; 0 = one per core")
+      ->check(whole_number(0, 1024));
 
   // --- the protocol --------------------------------------------------------------
   app.add_option("--room-capacity", opts.room_capacity, "Members per room; 0 = unlimited")
@@ -174,6 +174,8 @@ int main(int argc, char** argv) {
   auto* turn_secret_opt =
       app.add_option("--turn-secret", opts.ice.turn_secret,
                      "coturn's static-auth-secret: every welcome carries TURN credentials minted from it");
+  app.add_option("--turn-secret-file", turn_secret_file, "File holding --turn-secret (a trailing newline is dropped)")
+      ->check(CLI::ExistingFile);
   app.add_option("--turn-ttl", turn_ttl, "How long minted TURN credentials stay valid")
       ->check(duration_in(1s, 24h * 7));
 
@@ -231,12 +233,17 @@ int main(int argc, char** argv) {
   opts.drain_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(drain_timeout);
   opts.ice.turn_ttl = sigkit::cli::duration_of<std::chrono::seconds>(turn_ttl);
   opts.auth_leeway = sigkit::cli::duration_of<std::chrono::seconds>(auth_leeway);
-  if (!auth_secret_file.empty()) {
-    std::ifstream in(auth_secret_file, std::ios::binary);
+  if (opts.threads == 0) opts.threads = std::max(1u, std::thread::hardware_concurrency());
+  // Secrets from files (systemd's LoadCredential=, a mounted secret): the
+  // command line is visible to every user of the machine.
+  auto read_secret = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
     std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-    opts.auth_hs256_secret = std::move(secret);
-  }
+    return secret;
+  };
+  if (!auth_secret_file.empty()) opts.auth_hs256_secret = read_secret(auth_secret_file);
+  if (!turn_secret_file.empty()) opts.ice.turn_secret = read_secret(turn_secret_file);
   if (opts.tls_cert.empty() != opts.tls_key.empty()) {
     std::fprintf(stderr, "sigserve: %s and %s go together\n", layers.setting_name(tls_cert_opt).c_str(),
                  layers.setting_name(tls_key_opt).c_str());
