@@ -3,7 +3,11 @@
 // refused with room-full (and offered another room), closing a tab or hanging
 // up tells the other one, a tab without camera or microphone still receives,
 // the page rides out a server restart, passes ?token= on and explains token
-// refusals, and ?relay=1 calls through a real coturn.
+// refusals, calls over HTTPS (wss://) with a certificate generated here, signs
+// in with tokens that sigserve checks, and ?relay=1 calls through a real
+// coturn. A Node `ws` client checks the token protocol itself: ?token= and
+// Authorization: Bearer, users in joined and peer-joined, rooms, refresh,
+// token-expired and the 401 of a refused upgrade.
 //
 //   cd tests/browser && npm ci
 //   SIGSERVE=build/tools/sigserve/sigserve node --test tests/browser/demo.test.mjs
@@ -12,24 +16,28 @@
 // /usr/bin/chromium); SIGSERVE_STATIC a directory to serve with --static
 // instead of the built-in page (to try page edits without a rebuild);
 // SIGSERVE_ARGS extra sigserve arguments, split on spaces; TURNSERVER
-// (default /usr/bin/turnserver) coturn, for the relay case.
+// (default /usr/bin/turnserver) coturn, for the relay case; OPENSSL (default
+// openssl) to generate the certificate of the HTTPS case.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, createHmac, createHash, X509Certificate } from 'node:crypto';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
 
 const SIGSERVE = process.env.SIGSERVE;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const STATIC_DIR = process.env.SIGSERVE_STATIC;
 const EXTRA_ARGS = (process.env.SIGSERVE_ARGS || '').split(/\s+/).filter(Boolean);
 const TURNSERVER = process.env.TURNSERVER || '/usr/bin/turnserver';
+const OPENSSL = process.env.OPENSSL || 'openssl';
 
 // No network here but loopback: the background-networking flags keep Chromium
 // from trying (and noisily failing) to reach Google; the fake-media flags give
@@ -69,14 +77,20 @@ function startServerOnce(name, port, args) {
   const all = ['--port', String(port), '--log-level', 'debug', ...args, ...EXTRA_ARGS];
   if (STATIC_DIR) all.push('--static', STATIC_DIR);
   const proc = spawn(SIGSERVE, all, { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stderr.setEncoding('utf8').on('data', (d) => { serverStderr += d.replace(/^/gm, `[${name}] `); });
+  let partial = '';           // whole lines only, so that every line gets its prefix once
+  proc.stderr.setEncoding('utf8').on('data', (d) => {
+    const lines = (partial + d).split('\n');
+    partial = lines.pop();
+    for (const line of lines) serverStderr += `[${name}] ${line}\n`;
+  });
+  proc.stderr.once('end', () => { if (partial) serverStderr += `[${name}] ${partial}\n`; });
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   return new Promise((resolve, reject) => {
     let stdout = '';
     const timer = setTimeout(() => reject(new Error(`sigserve printed no URL within 10 s; stdout: ${stdout}`)), 10_000);
     proc.stdout.setEncoding('utf8').on('data', (d) => {
       stdout += d;
-      const m = stdout.match(/http:\/\/[^/\s]+/);
+      const m = stdout.match(/https?:\/\/[^/\s]+/);
       if (m) {
         clearTimeout(timer);
         resolve({ proc, url: m[0], port: Number(new URL(m[0]).port), exited });
@@ -352,9 +366,10 @@ test('a tab that vanishes without bye is shown as left once its media stops', { 
   await Promise.all([v1.close(), v2.close().catch(() => {})]);
 }));
 
-// sigserve does not check tokens yet, so the server side of authentication is
-// played by a WebSocket route: what the page does with refusals, welcome.user,
-// forbidden and token-expired.
+// A WebSocket route plays the server here, so that the page's side is pinned
+// down exactly: how many attempts it makes before giving up, that every one
+// carries the token, and that it does not reconnect after token-expired. The
+// same paths against sigserve's own token checks are further down.
 test('?token= goes to /ws; refusals, forbidden and token-expired are explained', { timeout: 30_000 }, () => explained(async () => {
   const r = newRoom('token');
   const welcome = (extra = {}) => JSON.stringify({ type: 'welcome', peer: 'mockpeer0001', protocol: 1,
@@ -454,6 +469,281 @@ test('after a server restart both tabs reconnect and call again', { timeout: 45_
   t.diagnostic(`both tabs renegotiated ${Date.now() - restarted} ms after the restart`);
   await Promise.all([assertRemoteVideoPlays(r1, 'R1'), assertRemoteVideoPlays(r2, 'R2')]);
   await Promise.all([r1.close(), r2.close()]);
+}));
+
+// --- HTTPS with a certificate generated here -------------------------------
+
+// A self-signed ECDSA P-256 certificate for 127.0.0.1 and localhost, and the
+// SHA-256 of its public key (what Chromium's --ignore-certificate-errors-spki-list
+// takes: trust this one key, not every certificate).
+async function makeCertificate(dir) {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  await promisify(execFile)(OPENSSL, [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ]).catch((err) => {
+    throw new Error(err.code === 'ENOENT' ? `no ${OPENSSL} (apt-get install openssl, or set OPENSSL)` : `openssl failed: ${err.stderr || err.message}`);
+  });
+  const pem = readFileSync(cert, 'utf8');
+  const spki = createHash('sha256')
+    .update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+  return { cert, key, pem, spki };
+}
+
+// A Node `ws` client that keeps what it receives, so a test can wait for the
+// next message of a type; `closed` resolves with the close code and reason.
+function wsClient(url, options = {}) {
+  const sock = new WebSocket(url, options);
+  const inbox = [];
+  const waiters = new Set();
+  let closedWith = null;
+  const wake = () => { for (const w of [...waiters]) w(); };
+  sock.on('message', (data) => { inbox.push(JSON.parse(String(data))); wake(); });
+  const closed = new Promise((resolve) => sock.once('close', (code, reason) => {
+    closedWith = { code, reason: String(reason) };
+    resolve(closedWith);
+    wake();
+  }));
+  const opened = new Promise((resolve, reject) => {
+    sock.once('open', resolve);
+    sock.once('error', reject);
+    sock.once('unexpected-response', (req, res) => {
+      reject(new Error(`${url}: upgrade refused with HTTP ${res.statusCode}`));
+      res.resume();
+    });
+  });
+  const client = {
+    sock, inbox, closed,
+    send: (msg) => sock.send(JSON.stringify(msg)),
+    // The first message of `type` not taken yet; fails on close or after `timeout`.
+    next(type, timeout = 5_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const i = inbox.findIndex((m) => m.type === type);
+          if (i >= 0) { done(); return resolve(inbox.splice(i, 1)[0]); }
+          if (closedWith) { done(); reject(new Error(`closed (${closedWith.code} ${closedWith.reason}) before a ${type}; got ${JSON.stringify(inbox)}`)); }
+        };
+        const timer = setTimeout(() => { done(); reject(new Error(`no ${type} within ${timeout} ms; got ${JSON.stringify(inbox)}`)); }, timeout);
+        const done = () => { clearTimeout(timer); waiters.delete(check); };
+        waiters.add(check);
+        check();
+      });
+    },
+    close() { if (sock.readyState <= WebSocket.OPEN) sock.close(1000); return closed; },
+  };
+  return opened.then(() => client);
+}
+
+// An upgrade the server refuses: its status, headers and body.
+function refusedUpgrade(url, options = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = new WebSocket(url, options);
+    sock.on('error', () => {});   // the refusal itself is the answer
+    sock.once('open', () => { sock.terminate(); reject(new Error(`${url}: the upgrade was accepted`)); });
+    sock.once('unexpected-response', (req, res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d) => { body += d; });
+      res.once('end', () => { req.destroy(); resolve({ status: res.statusCode, headers: res.headers, body }); });
+    });
+  });
+}
+
+const wsUrlOf = (httpUrl, query = '') => httpUrl.replace(/^http/, 'ws') + '/ws' + query;
+
+test('over HTTPS with a generated certificate the page calls over wss://', { timeout: 40_000 }, () => explained(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sigkit-demo-tls-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const { cert, key, pem, spki } = await makeCertificate(dir);
+  const tls = await startServer({ name: 'tls', args: ['--tls-cert', cert, '--tls-key', key] });
+  cleanups.push(() => stopProcess(tls.proc));
+  assert.match(tls.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+
+  // Plain HTTP and ws:// to the TLS port are told to use TLS.
+  const plain = await fetch(tls.url.replace(/^https/, 'http') + '/');
+  assert.equal(plain.status, 400);
+  assert.match(await plain.text(), /https:\/\//);
+  // A client that checks the certificate (chain and name) against it alone gets a welcome over wss://.
+  const checked = await wsClient(wsUrlOf(tls.url), { ca: pem });
+  assert.equal((await checked.next('welcome')).protocol, 1);
+  await checked.close();
+  await assert.rejects(wsClient(wsUrlOf(tls.url)), /self-signed|self signed/, 'without the certificate a client does not trust the server');
+
+  // Chromium trusts this key alone; every other certificate error still stops it.
+  const tlsBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
+    args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${spki}`] });
+  cleanups.push(() => tlsBrowser.close());
+  const ctx = await tlsBrowser.newContext({ viewport: { width: 1000, height: 640 } });
+  await ctx.grantPermissions(['camera', 'microphone'], { origin: tls.url });
+  const sockets = [];
+  ctx.on('page', (page) => page.on('websocket', (ws) => sockets.push(ws.url())));
+  const r = newRoom('tls');
+  const s1 = await openTab('S1', `/${r}`, { ctx, base: tls.url });
+  await waitForStatus(s1, (s) => s === 'waiting for a peer', 10_000);
+  assert.equal(await s1.evaluate(() => window.isSecureContext && location.protocol), 'https:');
+  const s2 = await openTab('S2', `/${r}`, { ctx, base: tls.url });
+  await bothConnected(s1, s2);
+  await Promise.all([assertRemoteVideoPlays(s1, 'S1'), assertRemoteVideoPlays(s2, 'S2')]);
+  assert.equal(sockets.length, 2, `one socket per tab: ${sockets.join(' ')}`);
+  for (const u of sockets) assert.equal(u, wsUrlOf(tls.url), 'the page uses wss:// when served over https:');
+  await Promise.all([s1.close(), s2.close()]);
+}));
+
+// --- tokens checked by sigserve --------------------------------------------
+
+const AUTH_SECRET = randomBytes(32).toString('hex');
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+// An HS256 JWT, valid for ten minutes unless `claims` says otherwise.
+function mintToken(claims, secret = AUTH_SECRET) {
+  const part = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
+  const signed = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ iat: nowSeconds(), exp: nowSeconds() + 600, ...claims })}`;
+  return `${signed}.${createHmac('sha256', secret).update(signed).digest('base64url')}`;
+}
+
+// One sigserve that checks tokens, shared by the cases below.
+let authServerStarted;
+function authServer() {
+  authServerStarted ??= startServer({ name: 'auth', args: ['--auth-hs256-secret', AUTH_SECRET] }).then(async (srv) => {
+    cleanups.push(() => stopProcess(srv.proc));
+    await context.grantPermissions(['camera', 'microphone'], { origin: srv.url });
+    return srv;
+  });
+  return authServerStarted;
+}
+
+test('with tokens checked by sigserve, tabs sign in and call; a bad signature and a room outside the token are explained',
+  { timeout: 40_000 }, () => explained(async () => {
+    const auth = await authServer();
+    const opts = { base: auth.url };
+    const r = newRoom('auth');
+    // Opened first, checked last: a token that expires while its tab is in a room.
+    const shortExp = nowSeconds() + 3;
+    const expiring = await openTab('expiring', `/${newRoom('auth-expiring')}?token=${mintToken({ sub: 'dave', exp: shortExp })}`, opts);
+    const badSignature = await openTab('bad-signature', `/${r}?token=${mintToken({ sub: 'mallory' }, randomBytes(32).toString('hex'))}`, opts);
+    const outside = await openTab('outside', `/${r}?token=${mintToken({ sub: 'carol', rooms: ['lobby', 'team-*'] })}`, opts);
+
+    const alice = await openTab('alice', `/${r}?token=${mintToken({ sub: 'alice', rooms: ['auth-*'] })}`, opts);
+    await waitForStatus(alice, (s) => s === 'waiting for a peer', 10_000);
+    const bob = await openTab('bob', `/${r}?token=${mintToken({ sub: 'bob' })}`, opts);
+    await bothConnected(alice, bob);
+    for (const [tab, user, peer] of [[alice, 'alice', 'bob'], [bob, 'bob', 'alice']]) {
+      assert.ok(await tab.locator('#user').isVisible(), `${user}: the signed-in user is shown`);
+      assert.equal(await tab.textContent('#user'), `Signed in as ${user}`);
+      // joined.users (bob's side) and peer-joined.user (alice's side) name the peer.
+      assert.equal(await tab.textContent('figure:has(video[data-peer]) figcaption'), peer);
+      assert.doesNotMatch(await tab.textContent('#share-url'), /token/, 'the URL to share drops the token');
+    }
+    await Promise.all([assertRemoteVideoPlays(alice, 'alice'), assertRemoteVideoPlays(bob, 'bob')]);
+
+    await waitForStatus(badSignature, (s) => s === 'the server refused the token', 10_000);
+    assert.equal(await badSignature.locator('#user').isVisible(), false);
+
+    await waitForStatus(outside, (s) => s.startsWith('not allowed'), 10_000);
+    assert.equal(await statusOf(outside), `not allowed: your token does not allow room ${r}`);
+    assert.equal(await outside.textContent('#user'), 'Signed in as carol');
+    assert.match(await outside.textContent('#chooser-reason'), /does not allow/);
+    assert.equal(await outside.locator('#videos').isVisible(), false);
+
+    // The refusals changed nothing for the call.
+    assert.equal(await statusOf(alice), 'connected');
+    assert.equal(await statusOf(bob), 'connected');
+
+    await waitForStatus(expiring, (s) => s.startsWith('token expired'), Math.max(0, shortExp * 1000 - Date.now()) + 5_000);
+    await sleep(1000);
+    assert.match(await statusOf(expiring), /^token expired/, 'no reconnection with an expired token');
+    await Promise.all([alice, bob, expiring, badSignature, outside].map((p) => p.close()));
+  }));
+
+test('a ws client signs in with ?token= or Authorization: Bearer, joins, relays and refreshes', { timeout: 20_000 }, () => explained(async () => {
+  const auth = await authServer();
+  const r = newRoom('ws');
+  const a = await wsClient(wsUrlOf(auth.url, `?token=${mintToken({ sub: 'alice', rooms: ['ws-*'] })}`));
+  const b = await wsClient(wsUrlOf(auth.url), { headers: { Authorization: `Bearer ${mintToken({ sub: 'bob' })}` } });
+  try {
+    const wa = await a.next('welcome');
+    const wb = await b.next('welcome');
+    assert.equal(wa.user, 'alice');
+    assert.equal(wb.user, 'bob');
+    for (const w of [wa, wb]) assert.ok(Array.isArray(w.features) && w.features.includes('auth'), `features: ${JSON.stringify(w.features)}`);
+
+    // The rooms claim: a room outside it is forbidden (and changes nothing), one matching the prefix is not.
+    a.send({ type: 'join', room: 'lobby', rid: 'j0' });
+    const refused = await a.next('error');
+    assert.deepEqual([refused.code, refused.rid], ['forbidden', 'j0']);
+    a.send({ type: 'join', room: r, rid: 'j1' });
+    const ja = await a.next('joined');
+    assert.deepEqual([ja.room, ja.peer, ja.peers, ja.rid], [r, wa.peer, [], 'j1']);
+    b.send({ type: 'join', room: r, rid: 'j2' });
+    const jb = await b.next('joined');
+    assert.deepEqual(jb.peers, [wa.peer]);
+    assert.deepEqual(jb.users, { [wa.peer]: 'alice' });
+    const pj = await a.next('peer-joined');
+    assert.deepEqual([pj.peer, pj.user], [wb.peer, 'bob']);
+
+    // Relays: `from` is set by the server, whatever the sender claims.
+    b.send({ type: 'message', to: wa.peer, text: 'hello alice', from: 'forged' });
+    const m1 = await a.next('message');
+    assert.deepEqual(m1, { type: 'message', to: wa.peer, text: 'hello alice', from: wb.peer });
+    a.send({ type: 'offer', sdp: 'v=0 (not interpreted)' });
+    const m2 = await b.next('offer');
+    assert.deepEqual([m2.from, m2.sdp], [wa.peer, 'v=0 (not interpreted)']);
+
+    // Refresh: a token for the same sub is taken and its exp reported; another sub is not.
+    const exp = nowSeconds() + 1200;
+    a.send({ type: 'refresh', token: mintToken({ sub: 'alice', exp }), rid: 'r1' });
+    const refreshed = await a.next('refreshed');
+    assert.equal(refreshed.exp, exp);
+    assert.equal(refreshed.rid, 'r1', 'the reply carries the rid');
+    a.send({ type: 'refresh', token: mintToken({ sub: 'mallory' }), rid: 'r2' });
+    const changedSub = await a.next('error');
+    assert.deepEqual([changedSub.code, changedSub.rid], ['forbidden', 'r2']);
+    a.send({ type: 'ping', rid: 'p' });
+    assert.equal((await a.next('pong')).rid, 'p', 'the connection goes on');
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+}));
+
+test('an upgrade without a valid token gets HTTP 401 and the reason', { timeout: 15_000 }, () => explained(async () => {
+  const auth = await authServer();
+  const cases = [
+    ['missing', wsUrlOf(auth.url), {}],
+    ['bad_signature', wsUrlOf(auth.url, `?token=${mintToken({ sub: 'mallory' }, randomBytes(32).toString('hex'))}`), {}],
+    ['expired', wsUrlOf(auth.url), { headers: { Authorization: `Bearer ${mintToken({ sub: 'alice', exp: nowSeconds() - 60 })}` } }],
+  ];
+  for (const [reason, url, options] of cases) {
+    const res = await refusedUpgrade(url, options);
+    assert.equal(res.status, 401, reason);
+    assert.equal(res.body.trim(), `token refused: ${reason}`);
+    assert.equal(res.headers['www-authenticate'], 'Bearer error="invalid_token"');
+  }
+}));
+
+test('at exp the server says token-expired and closes with 1008, unless the token was refreshed', { timeout: 15_000 }, (t) => explained(async () => {
+  const auth = await authServer();
+  const exp = nowSeconds() + 2;
+  const [expiring, refreshing] = await Promise.all(['erin', 'frank'].map((sub) =>
+    wsClient(wsUrlOf(auth.url, `?token=${mintToken({ sub, exp })}`))));
+  for (const c of [expiring, refreshing]) await c.next('welcome');
+  refreshing.send({ type: 'refresh', token: mintToken({ sub: 'frank', exp: exp + 600 }) });
+  assert.equal((await refreshing.next('refreshed')).exp, exp + 600);
+
+  const err = await expiring.next('error', 5_000);
+  const at = Date.now();
+  assert.equal(err.code, 'token-expired');
+  t.diagnostic(`token-expired ${at - exp * 1000} ms after exp`);
+  assert.ok(at >= exp * 1000 - 50 && at <= exp * 1000 + 2_000, `token-expired ${at - exp * 1000} ms after exp`);
+  const { code } = await Promise.race([expiring.closed, sleep(3_000, { code: 'no close within 3 s' })]);
+  assert.equal(code, 1008);
+
+  // Past the first exp, the refreshed connection goes on.
+  await sleep(500);
+  refreshing.send({ type: 'ping', rid: 'after-exp' });
+  assert.equal((await refreshing.next('pong')).rid, 'after-exp');
+  assert.equal(refreshing.inbox.some((m) => m.type === 'error'), false, JSON.stringify(refreshing.inbox));
+  await refreshing.close();
 }));
 
 // --- relay through a real TURN server -------------------------------------

@@ -140,7 +140,12 @@ std::size_t http_session::consume(event_loop& loop, connection& c, std::span<cha
       serve_file(loop, c, std::move(decision.path), head_only, req.keep_alive);
       return *end;
     case route::kind::respond:
-      if (decision.token_refused) loop.counters().auth_failures[static_cast<std::size_t>(*decision.token_refused)].add();
+      if (decision.token_refused) {
+        loop.counters().auth_failures[static_cast<std::size_t>(*decision.token_refused)].add();
+        // Why, never what: the token itself is not logged.
+        loop.warn_limited("auth-refused",
+                          {{"reason", auth::to_string(*decision.token_refused)}, {"remote", c.remote.to_string()}});
+      }
       if (decision.refused) refuse_upgrade(loop, c, *decision.refused, req);
       else loop.counters().http_requests.add();
       bool close = decision.response.close;
