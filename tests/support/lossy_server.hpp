@@ -1,6 +1,6 @@
 // A deliberately broken protocol v1 server for sigbench's tests: it routes
 // with the real room registry but silently drops the relay numbered
-// `drop_relay` (counting from 1). sigbench must notice.
+// `drop_relay` (counting candidates from 1). sigbench must notice.
 #pragma once
 
 #include <cstdint>
