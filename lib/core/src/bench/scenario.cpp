@@ -91,7 +91,10 @@ result<std::vector<std::string>, std::string> parse_address_list(std::string_vie
 
 result<scenario, std::string> scenario_from_json(const json& object, scenario s) {
   if (!object.is_object()) return error("a scenario must be a JSON object");
-  for (const auto& [key, value] : object.items()) {
+  for (const auto& item : object.items()) {
+    // Named references, not a structured binding: clang 14 cannot capture one.
+    const std::string& key = item.key();
+    const json& value = item.value();
     auto bad = [&](std::string_view expected) {
       return error("scenario: \"" + key + "\" must be " + std::string(expected) + ", got " + value.dump());
     };
