@@ -53,6 +53,8 @@ struct connection : timer_wheel::entry {
   bool write_interest = false;     // EPOLLOUT registered: the socket would not take everything
   bool tls_wants_write = false;    // the TLS session must write before it can read on
   bool address_counted = false;    // holds a place under the limits by address
+  bool awaiting_hub = false;       // a message of its is with the hub: read no further until it settles
+  bool in_hub_call = false;        // ... and the hub has not returned yet (it may settle at once)
   metrics::close_reason reason = metrics::close_reason::network_error;
   std::uint16_t requests = 0;      // HTTP requests answered on it
   std::uint16_t scanned = 0;       // HTTP: bytes of `input` already searched for the end of the head

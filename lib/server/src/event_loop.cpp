@@ -215,6 +215,9 @@ ssize_t event_loop::receive(connection& c, char* buffer, std::size_t size) noexc
 void event_loop::read_from(connection& c) {
   const auto generation = c.generation;
   for (int round = 0; round < reads_per_pass; ++round) {
+    // Paused: the kernel holds the bytes (and the peer's window fills) until
+    // the hub has answered; resume_input() reads on.
+    if (c.awaiting_hub) return;
     ssize_t n = receive(c, read_buffer_.get(), read_buffer_size);
     if (n > 0) {
       feed(c, {read_buffer_.get(), static_cast<std::size_t>(n)});
@@ -420,6 +423,7 @@ void event_loop::free_slot(connection& c) noexcept {
   c.tls = nullptr;
   c.tls_wants_write = false;
   c.address_counted = false;
+  c.awaiting_hub = c.in_hub_call = false;
   c.input.release();
   c.reader = websocket::reader(websocket::role::server, 0);
   std::string().swap(c.peer);
@@ -455,6 +459,20 @@ void event_loop::unlink_http(connection& c) noexcept {
   if (c.http_next != connection::no_slot) at(c.http_next).http_prev = c.http_prev;
   else http_tail_ = c.http_prev;
   c.http_prev = c.http_next = connection::no_slot;
+}
+
+void event_loop::resume_input(connection& c) {
+  auto h = handle_of(c);
+  asio::post(io_, [this, h] {
+    auto* conn = find(h);
+    if (!conn || conn->awaiting_hub) return;
+    guarded(*conn, [&] {
+      auto generation = conn->generation;
+      if (!conn->input.empty()) feed(*conn, {});
+      if (conn->generation == generation && conn->state != connection::phase::free && !conn->awaiting_hub) read_from(*conn);
+    });
+    end_pass();
+  });
 }
 
 void event_loop::renew_http(connection& c) noexcept {

@@ -83,6 +83,8 @@ class event_loop final : public hub_sink {
   void shutdown_send(connection& c);        // FIN after what is queued; then wait for the peer's
   void send_now(connection& c, std::string_view bytes) noexcept;  // best effort, bypassing the queue
   void renew_http(connection& c) noexcept;
+  // Reads on after a pause (the hub settled): the stash first, then the socket.
+  void resume_input(connection& c);
   void leave_http(connection& c) noexcept;  // it upgraded
   void reschedule(connection& c);           // after its deadlines changed
   double seconds_since(std::uint32_t tick) const noexcept;  // a new request: its deadline and place in the eviction order restart

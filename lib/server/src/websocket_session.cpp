@@ -100,7 +100,10 @@ void on_text(event_loop& loop, connection& c, std::string_view text) {
       return answer_locally(loop, c,
                             rooms::refuse(self(loop, c), proto::error_code::forbidden,
                                           "this token does not allow room " + decoded->room, decoded->rid_json));
+    // Settled inside handle() by the in-process hub; later by a broker's.
+    c.awaiting_hub = c.in_hub_call = true;
     st.rooms->handle(self(loop, c), c.room, *decoded, loop);
+    c.in_hub_call = false;
     return;
   }
   // A client that keeps sending past the limit is not worth serving.
@@ -169,6 +172,9 @@ std::size_t websocket_session::consume(event_loop& loop, connection& c, std::spa
   const auto generation = c.generation;
   std::size_t pos = 0;
   for (;;) {
+    // A hub that answers later (a broker) holds the sender's next messages
+    // until it has: they stay unread, in order.
+    if (c.awaiting_hub) return pos;
     std::size_t used = 0;
     auto ev = c.reader.next(bytes.subspan(pos), used);
     pos += used;
@@ -292,6 +298,11 @@ void websocket_session::drop(event_loop& loop, connection& c, std::uint16_t code
 
 void websocket_session::on_settled(event_loop& loop, connection& c, const rooms::outcome& outcome) {
   auto& st = loop.state();
+  if (c.awaiting_hub) {
+    c.awaiting_hub = false;
+    // An answer that came later: what arrived meanwhile is read now, in order.
+    if (!c.in_hub_call) loop.resume_input(c);
+  }
   auto& counters = loop.counters();
   if (outcome.joined) {
     c.room = *outcome.joined;
