@@ -16,10 +16,11 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 jobs=$(nproc)
 
+# zlib1g-dev: HdrHistogram's compressed histograms in sigbench's reports.
 # help2man writes the man pages; dpkg-dev (dpkg-shlibdeps) and file let cpack
 # compute the .deb's dependencies.
 build_packages=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libcli11-dev nlohmann-json3-dev libssl-dev libidn-dev
-  help2man dpkg-dev file)
+  zlib1g-dev help2man dpkg-dev file)
 test_packages=(catch2 chromium coturn openssl)
 fuzz_packages=(clang libclang-rt-14-dev)
 
@@ -81,7 +82,7 @@ case "${1:-}" in
       echo "the browser test needs Node.js 18 or newer (found $(node --version))" >&2
       exit 1
     fi
-    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+    for d in tests/browser tests/dialects; do (cd "$d" && npm ci --no-audit --no-fund --loglevel=error); done
     started=$SECONDS
     configure_and_build build
     run_suite build

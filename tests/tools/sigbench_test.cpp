@@ -122,7 +122,11 @@ TEST_CASE("configuration mistakes exit 2 with one line", "[sigbench]") {
        {std::vector<std::string>{"--threshold", "jion.p99<20ms"}, {"--threshold", "lost=0"}, {"--peers", "lots"},
         {"--rate", "0", "--concurrency", "1"}, {"--scenario", "/nonexistent.json"}, {"--bogus"},
         {"--source-addresses", "127.0.0.9-127.0.0.1"}, {"--url", "https://127.0.0.1:8443/ws"},
-        {"--url", "127.0.0.1:8080"}, {"--url", "wss://127.0.0.1:8443/ws", "--ca-file", "/nonexistent.pem"}}) {
+        {"--url", "127.0.0.1:8080"}, {"--url", "wss://127.0.0.1:8443/ws", "--ca-file", "/nonexistent.pem"},
+        {"--json", "/nonexistent/report.json"}, {"--html", "/"}, {"--junit", "/nonexistent/junit.xml"},
+        {"--hgrm-dir", "/nonexistent/hgrm"}, {"--dialect", "no-such-dialect"}, {"--segment", "2/2"},
+        {"--threshold", "joined>=101%"}, {"--max-regression", "10%"}, {"--baseline", "/nonexistent.json"},
+        {"--threads", "5000"}, {"--find-capacity", "jion.p99<5ms"}}) {
     auto r = sigbench(bad);
     INFO(bad.front() << " " << bad.back() << ": " << r.err);
     CHECK(r.status == 2);
@@ -195,8 +199,10 @@ TEST_CASE("a generator that falls behind its schedule says so and exits 4", "[si
 TEST_CASE("the closed model keeps a fixed number of sessions in flight", "[sigbench]") {
   sigserve_process server({"--room-capacity", "3"});
   auto report = temp_path("closed.json");
+  // More threads than rooms in flight: the cap holds across all of them
+  // (it once allowed threads x room size, whatever --concurrency said).
   auto r = sigbench({"--url", server.ws_url(), "--peers", "60", "--rate", "0", "--concurrency", "6", "--room-size",
-                     "3", "--json", report, "--threshold", "joined==60"});
+                     "3", "--threads", "8", "--json", report, "--threshold", "joined==60"});
   INFO(r.out << r.err);
   CHECK(r.status == 0);
   auto j = read_json(report);
@@ -283,4 +289,182 @@ TEST_CASE("wss:// against sigserve's own TLS listener", "[sigbench][tls]") {
   INFO(untrusted.err);
   CHECK(untrusted.status == 3);
   CHECK(untrusted.err.find("certificate verify failed") != std::string::npos);
+}
+
+TEST_CASE("with no threshold a run whose peers failed exits 1", "[sigbench]") {
+  // Rooms of three against sigserve's rooms of two: a third of the peers are
+  // refused. Nothing asked for failed==0, and still the run must not pass.
+  sigserve_process server;
+  auto report = temp_path("no-threshold.json");
+  auto r = sigbench({"--url", server.ws_url(), "--peers", "30", "--room-size", "3", "--negotiation-timeout", "2s",
+                     "--late-bound", "5s", "--json", report});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("failed==0 (default)") != std::string::npos);
+  auto j = read_json(report);
+  CHECK(j["peers"]["failed"].get<int>() >= 10);
+  CHECK(j["errors"]["room-full"] == 10);
+  std::filesystem::remove(report);
+}
+
+TEST_CASE("a threshold on failures lets a run with failures pass", "[sigbench]") {
+  sigserve_process server;
+  auto r = sigbench({"--url", server.ws_url(), "--peers", "30", "--room-size", "3", "--negotiation-timeout", "2s",
+                     "--late-bound", "5s", "--threshold", "joined>=60%"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("joined>=60%  (observed 66.667% (20 of 30 planned))") != std::string::npos);
+}
+
+TEST_CASE("leave bye: the goodbyes are not counted as misrouted", "[sigbench]") {
+  sigserve_process server;
+  auto report = temp_path("bye.json");
+  auto r = sigbench({"--scenario", SIGKIT_SOURCE_DIR "/scenarios/smoke.json", "--url", server.ws_url(), "--leave",
+                     "bye", "--late-bound", "5s", "--json", report});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  auto j = read_json(report);
+  CHECK(j["messages"]["misrouted"] == 0);
+  CHECK(j["messages"]["duplicated"] == 0);
+  CHECK(j["peers"]["joined"] == 200);
+  std::filesystem::remove(report);
+}
+
+TEST_CASE("rooms of one: nothing to negotiate and nothing to wait for", "[sigbench]") {
+  sigserve_process server;
+  auto start = std::chrono::steady_clock::now();
+  auto r = sigbench({"--url", server.ws_url(), "--peers", "20", "--room-size", "1", "--late-bound", "5s",
+                     "--threshold", "joined==20"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("sent 0") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
+TEST_CASE("a share threshold scales with the run and the output shows units", "[sigbench]") {
+  sigserve_process server;
+  auto r = sigbench({"--scenario", SIGKIT_SOURCE_DIR "/scenarios/smoke.json", "--url", server.ws_url(), "--peers",
+                     "50", "--late-bound", "5s", "--threshold", "joined>=100%", "--threshold", "join.p99<1us"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  // A share, as smoke.json writes it: 50 peers can meet it too.
+  CHECK(r.out.find("pass  joined>=100%  (observed 100% (50 of 50 planned))") != std::string::npos);
+  CHECK(r.out.find(" ms)") != std::string::npos);
+  CHECK(r.err.find("join.p99<1us (observed ") != std::string::npos);
+}
+
+TEST_CASE("out of file descriptors is named as the reason peers failed", "[sigbench]") {
+  sigserve_process server;
+  auto report = temp_path("fds.json");
+  // 40 descriptors for the process: a few for itself, too few for 100
+  // peers held in their rooms at once.
+  auto r = run_command({"/usr/bin/prlimit", "--nofile=40:40", SIGKIT_SIGBENCH_PATH, "--quiet", "--url",
+                        server.ws_url(), "--peers", "100", "--rate", "1000", "--hold", "1s", "--late-bound", "5s",
+                        "--json", report});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("open-files limit") != std::string::npos);
+  auto j = read_json(report);
+  CHECK(j["peers"]["failed"].get<int>() > 0);
+  bool named = false;
+  for (const auto& [why, n] : j["failures"].items()) named |= why.find("out of file descriptors") != std::string::npos;
+  CHECK(named);
+  std::filesystem::remove(report);
+}
+
+TEST_CASE("HTTP 403 from an origin check is a failure reason of its own", "[sigbench]") {
+  sigserve_process server({"--allowed-origin", "https://app.example"});
+  auto r = sigbench({"--url", server.ws_url(), "--peers", "4", "--origin", "https://evil.example", "--late-bound",
+                     "5s"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(r.out.find("HTTP 403: 4") != std::string::npos);
+}
+
+TEST_CASE("two segments of one plan merge into the whole run", "[sigbench][merge]") {
+  sigserve_process server;
+  auto part0 = temp_path("segment0.json"), part1 = temp_path("segment1.json"), merged = temp_path("merged.json");
+  auto junit = temp_path("merged.xml"), summary = temp_path("merged.md"), html = temp_path("merged.html");
+  for (auto [segment, path] : {std::pair{"0/2", part0}, std::pair{"1/2", part1}}) {
+    auto r = sigbench({"--scenario", SIGKIT_SOURCE_DIR "/scenarios/smoke.json", "--url", server.ws_url(), "--segment",
+                       segment, "--late-bound", "5s", "--json", path});
+    INFO(segment << ": " << r.out << r.err);
+    REQUIRE(r.status == 0);
+    CHECK(read_json(path)["peers"]["planned"] == 100);
+  }
+  auto r = run_command({SIGKIT_SIGBENCH_PATH, "merge", part0, part1, "--json", merged, "--junit", junit,
+                        "--summary-md", summary, "--html", html});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  auto j = read_json(merged);
+  CHECK(j["peers"]["planned"] == 200);
+  CHECK(j["peers"]["joined"] == 200);
+  CHECK(j["messages"]["sent"] == 1000);
+  CHECK(j["messages"]["received"] == 1000);
+  CHECK(j["latency_ms"]["join"]["count"] == 200);
+  CHECK(j["latency_ms"]["relay"]["count"] == 1000);
+  // The smoke scenario's thresholds are judged again on the merged run.
+  bool judged = false;
+  for (const auto& t : j["thresholds"]) judged |= t["expr"] == "joined>=100%" && t["ok"] == true;
+  CHECK(judged);
+  std::ifstream xml(junit);
+  std::string text((std::istreambuf_iterator<char>(xml)), {});
+  CHECK(text.find("<testcase") != std::string::npos);
+  CHECK(text.find("failures=\"0\"") != std::string::npos);
+  std::ifstream md(summary);
+  std::string markdown((std::istreambuf_iterator<char>(md)), {});
+  CHECK(markdown.find("PASSED") != std::string::npos);
+  // A threshold given to merge replaces the parts'.
+  auto strict = run_command({SIGKIT_SIGBENCH_PATH, "merge", part0, part1, "--threshold", "joined>200"});
+  CHECK(strict.status == 1);
+  for (const auto& p : {part0, part1, merged, junit, summary, html}) std::filesystem::remove(p);
+}
+
+TEST_CASE("merge refuses what is not a report", "[sigbench][merge]") {
+  auto bogus = temp_path("bogus.json");
+  std::ofstream(bogus) << R"({"peers": "many"})";
+  auto r = run_command({SIGKIT_SIGBENCH_PATH, "merge", bogus});
+  CHECK(r.status == 2);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  std::filesystem::remove(bogus);
+}
+
+TEST_CASE("a baseline: a rate that dropped fails the run and the report says by how much", "[sigbench][baseline]") {
+  sigserve_process server;
+  auto fast = temp_path("baseline.json"), now = temp_path("current.json");
+  auto base = sigbench({"--url", server.ws_url(), "--peers", "200", "--rate", "1000", "--late-bound", "5s", "--json",
+                        fast});
+  REQUIRE(base.status == 0);
+  // The same number of peers at a tenth of the rate: join_rate drops ~90%.
+  auto r = sigbench({"--url", server.ws_url(), "--peers", "40", "--rate", "100", "--late-bound", "5s",
+                     "--baseline", fast, "--max-regression", "join_rate=20%", "--json", now});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("regressed against the baseline: join_rate") != std::string::npos);
+  auto j = read_json(now);
+  REQUIRE(j.contains("baseline"));
+  // Compared with itself, a run has not regressed.
+  auto same = sigbench({"--url", server.ws_url(), "--peers", "200", "--rate", "1000", "--late-bound", "5s",
+                        "--baseline", fast, "--max-regression", "1000%", "--max-regression", "join_rate=50%"});
+  INFO(same.out << same.err);
+  CHECK(same.status == 0);
+  std::filesystem::remove(fast);
+  std::filesystem::remove(now);
+}
+
+TEST_CASE("capacity search: the highest rate that held, and the curve", "[sigbench][capacity]") {
+  sigserve_process server;
+  auto report = temp_path("capacity.json");
+  // A condition that breaks at a known rate: with 1 s per step, a step at
+  // R arrivals per second joins R peers.
+  auto r = sigbench({"--url", server.ws_url(), "--find-capacity", "joined<=150", "--rate-start", "50", "--rate-step",
+                     "50", "--duration", "1s", "--late-bound", "5s", "--json", report});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  auto j = read_json(report);
+  REQUIRE(j.contains("capacity"));
+  CHECK(j["capacity"]["highest_rate"] == 150);
+  CHECK(j["capacity"]["steps"].size() == 4);
+  CHECK(r.out.find("held up to 150/s") != std::string::npos);
+  std::filesystem::remove(report);
 }

@@ -12,19 +12,17 @@
 #include <unistd.h>
 
 #include "cli.hpp"
+#include "outputs.hpp"
 
+#include "sigkit/bench/merge.hpp"
 #include "sigkit/bench/report.hpp"
 #include "sigkit/bench/scenario.hpp"
-#include "sigkit/bench_engine/runner.hpp"
 #include "sigkit/bench/threshold.hpp"
+#include "sigkit/bench_engine/runner.hpp"
 
 namespace {
 
-constexpr int exit_ok = 0;
-constexpr int exit_threshold_failed = 1;
 constexpr int exit_usage = sigkit::cli::exit_usage;
-constexpr int exit_aborted = 3;
-constexpr int exit_saturated = 4;
 
 std::atomic<bool> interrupted{false};
 extern "C" void on_signal(int) { interrupted.store(true); }
@@ -58,7 +56,8 @@ class progress_printer {
     if (!tty_ && s.elapsed_s - last_print_s_ < 5) return;
     last_print_s_ = s.elapsed_s;
     std::string planned_time;
-    if (s.arrivals_end_s > 0) planned_time = " of ~" + std::to_string(static_cast<int>(s.arrivals_end_s + 1)) + "s";
+    if (s.step > 0) planned_time = " step " + std::to_string(s.step) + " at " + std::to_string(static_cast<long long>(s.step_rate)) + "/s";
+    else if (s.arrivals_end_s > 0) planned_time = " of ~" + std::to_string(static_cast<int>(s.arrivals_end_s + 1)) + "s";
     char line[256];
     std::snprintf(line, sizeof line,
                   "%6.1fs%s started %llu/%llu  connected %llu  in rooms %llu  joins/s %.0f  msgs/s %.0f  "
@@ -83,19 +82,59 @@ class progress_printer {
   double last_print_s_ = -100;
 };
 
+// `sigbench merge A.json B.json ...`: the reports of several runs (the
+// segments of one plan) as one, judged again.
+int merge_command(int argc, char** argv) {
+  CLI::App app{
+      "sigbench merge: merges the JSON reports of several sigbench runs (the segments of one plan, --segment I/N)\n"
+      "into one, losslessly (their HdrHistogram histograms merge), and judges it again: by --threshold when\n"
+      "given, else by the thresholds the parts were run with. Exit codes as for a run.",
+      "sigbench merge"};
+  std::vector<std::string> paths, thresholds;
+  sigbench::outputs out;
+  app.add_option("reports", paths, "JSON reports written by sigbench --json")->required()->check(CLI::ExistingFile);
+  app.add_option("--threshold", thresholds, "Pass/fail rule for the merged run, repeatable (default: the parts')");
+  out.add_options(app);
+  if (auto stop = sigkit::cli::parse(app, argc, argv)) return *stop;
+  if (auto refused = out.prepare()) return sigkit::cli::usage_error("sigbench merge", *refused);
+
+  std::vector<sigkit::bench::report> parts;
+  for (const auto& path : paths) {
+    auto loaded = sigkit::bench::load_report_file(path);
+    if (!loaded) return sigkit::cli::usage_error("sigbench merge", path + ": " + loaded.error());
+    parts.push_back(std::move(loaded.value()));
+  }
+  if (thresholds.empty()) thresholds = sigkit::bench::threshold_exprs(parts);
+  std::vector<sigkit::bench::threshold> rules;
+  for (const auto& expr : thresholds) {
+    auto t = sigkit::bench::parse_threshold(expr);
+    if (!t) return sigkit::cli::usage_error("sigbench merge", t.error().message);
+    rules.push_back(std::move(t.value()));
+  }
+  auto merged = sigkit::bench::merge_reports(parts);
+  if (!merged) return sigkit::cli::usage_error("sigbench merge", merged.error());
+  merged->evaluate(rules);
+  return out.finish(merged.value());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "merge") return merge_command(argc - 1, argv + 1);
   CLI::App app{
-      "sigbench: load test for WebRTC signaling servers speaking sigkit protocol v1.\n"
+      "sigbench: load test for WebRTC signaling servers: sigkit protocol v1, the socket.io codelab\n"
+      "server, or any JSON protocol a dialect file describes.\n"
       "Simulated peers connect, join rooms, negotiate (offer/answer/candidates) and leave;\n"
       "latency is measured from each peer's scheduled start, so a stalled server cannot hide.\n"
-      "Exit codes: 0 all thresholds met, 1 a threshold failed, 2 usage or configuration error,\n"
+      "Failed peers and lost, duplicated or misrouted messages fail a run unless a threshold allows them.\n"
+      "`sigbench merge --help`: merge the reports of several segments.\n"
+      "Exit codes: 0 passed, 1 a threshold failed or a metric regressed, 2 usage or configuration error,\n"
       "3 target unreachable or run aborted, 4 the generator saturated (results not trustworthy).",
       "sigbench"};
   app.set_version_flag("--version", std::string("sigbench ") + SIGKIT_VERSION + " (protocol 1)");
 
-  std::string scenario_path, json_path, html_path, hgrm_dir;
+  std::string scenario_path;
+  sigbench::outputs out;
   bool quiet = false;
   // Settings go into a JSON object keyed like the scenario file, so flags and
   // files share one parser and one set of error messages.
@@ -109,6 +148,8 @@ int main(int argc, char** argv) {
   app.add_option("--scenario", scenario_path, "Scenario file (JSON); flags override its settings")
       ->check(CLI::ExistingFile);
   setting("--url", "Target WebSocket URL, ws:// or wss:// (default ws://127.0.0.1:8080/ws)");
+  setting("--dialect", "The server's protocol: sigkit (default), socketio-codelab, or a dialect file (JSON)");
+  setting("--segment", "Run slice I of N of the plan (I from 0), e.g. 0/4; merge the reports with sigbench merge");
   setting("--peers", "Total simulated peers (default 200 unless --duration is given)");
   setting("--duration", "Stop arrivals after this long (e.g. 60s)");
   setting("--rate", "Arrivals per second (default 1000); 0 = closed model");
@@ -128,10 +169,12 @@ int main(int argc, char** argv) {
   setting("--connect-timeout", "Limit for TCP + TLS (wss://) + WebSocket handshake + welcome (default 10s)");
   setting("--negotiation-timeout", "Limit for a room to finish negotiating (default 10s)");
   setting("--late-bound", "A start later than this is late; >1% late = saturated (default 50ms)");
-  app.add_option("--threshold", thresholds, "Pass/fail rule, repeatable: join.p99<20ms, lost==0, joined>=9990 ...");
-  app.add_option("--json", json_path, "Write the report as JSON to this file");
-  app.add_option("--html", html_path, "Write a self-contained HTML report with charts");
-  app.add_option("--hgrm-dir", hgrm_dir, "Write HdrHistogram percentile-distribution files here");
+  app.add_option("--threshold", thresholds,
+                 "Pass/fail rule, repeatable: join.p99<20ms, joined>=99.9%, failed<=0.1%, errors.room-full==0 ...");
+  setting("--find-capacity", "Step the arrival rate up while this holds (e.g. 'join.p99<50ms'); report the highest");
+  setting("--rate-start", "--find-capacity: the first step's arrivals per second (default 100)");
+  setting("--rate-step", "--find-capacity: added at each step (default: --rate-start)");
+  out.add_options(app);
   app.add_flag("--quiet", quiet, "No progress line");
 
   if (auto stop = sigkit::cli::parse(app, argc, argv)) return *stop;
@@ -152,6 +195,7 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
   plan = std::move(merged.value());
+  if (auto refused = out.prepare()) return sigkit::cli::usage_error("sigbench", *refused);
 
   raise_open_files_limit(plan.peers.value_or(static_cast<std::uint64_t>(
       plan.rate * std::chrono::duration<double>(plan.duration.value_or(std::chrono::seconds(0))).count())));
@@ -168,26 +212,8 @@ int main(int argc, char** argv) {
   }
   progress.finish();
 
-  sigkit::bench::write_text(std::cout, report);
-  auto write_file = [](const std::string& path, auto&& writer) {
-    std::ofstream out(path);
-    writer(out);
-    if (!out) std::fprintf(stderr, "sigbench: could not write %s\n", path.c_str());
-  };
-  if (!json_path.empty()) write_file(json_path, [&](std::ostream& o) { o << sigkit::bench::to_json(report).dump(2) << "\n"; });
-  if (!html_path.empty()) write_file(html_path, [&](std::ostream& o) { sigkit::bench::write_html(o, report); });
-  if (!hgrm_dir.empty()) sigkit::bench::write_hgrm_files(hgrm_dir, report);
-
-  if (report.aborted) {
-    std::fprintf(stderr, "sigbench: run aborted: %s\n", report.aborted->c_str());
-    return exit_aborted;
-  }
-  if (report.saturated) {
-    std::fprintf(stderr, "sigbench: the generator saturated (%llu of its starts were more than %.0f ms late); "
-                 "its figures understate the server. Use more --threads, a lower --rate, or a second machine\n",
-                 static_cast<unsigned long long>(report.late_starts),
-                 std::chrono::duration<double, std::milli>(plan.late_bound).count());
-    return exit_saturated;
-  }
-  return report.thresholds_ok() ? exit_ok : exit_threshold_failed;
+  int code = out.finish(report);
+  if (report.saturated)
+    std::fprintf(stderr, "sigbench: use more --threads, a lower --rate, or a second machine (--segment)\n");
+  return code;
 }

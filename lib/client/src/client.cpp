@@ -1,4 +1,5 @@
 #include "sigkit/client/client.hpp"
+#include "sigkit/client/tls_session.hpp"
 
 #include <cctype>
 #include <cstring>
@@ -209,6 +210,25 @@ result<server_message, std::error_code> server_message::parse(std::string_view f
       if (p.is_string()) m.peers.push_back(p.get<std::string>());
   m.body = std::move(object);
   return m;
+}
+
+SSL_CTX* native_handle(const tls_context& tls) noexcept { return tls ? tls->native_handle() : nullptr; }
+
+std::error_code expect_server_name(SSL* ssl, const std::string& host) { return expect_host(ssl, host); }
+
+std::error_code session_error(SSL* ssl, int ssl_error) {
+  if (ssl_error == SSL_ERROR_SSL) {
+    const auto code = ERR_peek_last_error();
+    ERR_clear_error();
+    if (ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED)
+      if (const long verify = SSL_get_verify_result(ssl); verify != X509_V_OK)
+        return {static_cast<int>(verify), tls_category()};
+    return tls_error(code != 0 ? code : ERR_PACK(ERR_LIB_SSL, 0, ERR_R_INTERNAL_ERROR));
+  }
+  const int saved = errno;
+  ERR_clear_error();
+  if (ssl_error == SSL_ERROR_SYSCALL && saved != 0) return {saved, std::generic_category()};
+  return tls_error(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_UNEXPECTED_EOF_WHILE_READING));
 }
 
 result<tls_context, std::error_code> make_tls_context(const std::string& ca_file, bool insecure) {

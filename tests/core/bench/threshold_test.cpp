@@ -253,3 +253,69 @@ TEST_CASE("comparisons print as written", "[threshold]") {
   CHECK(sigkit::bench::to_string(parsed("lost<=1").op) == "<=");
   CHECK(sigkit::bench::to_string(parsed("lost!=1").op) == "!=");
 }
+
+TEST_CASE("a percentage is a share of planned peers or of sent messages", "[threshold]") {
+  const threshold joined = parsed("joined>=99.9%");
+  CHECK(joined.metric == "joined");
+  CHECK(joined.relative_to == "planned");
+  CHECK(joined.bound == 99.9);
+  CHECK(parsed("failed<=0.1%").relative_to == "planned");
+  CHECK(parsed("connected >= 100 %").relative_to == "planned");
+  CHECK(parsed("errors<=1%").relative_to == "planned");
+  CHECK(parsed("errors.room-full<=1%").relative_to == "planned");
+  CHECK(parsed("lost<=0.01%").relative_to == "sent");
+  CHECK(parsed("received>=99.99%").relative_to == "sent");
+  CHECK(parsed("joined>=9990").relative_to.empty());
+
+  // --peers 500 and --peers 50000 are judged alike.
+  for (double planned : {500.0, 50000.0}) {
+    INFO("planned " << planned);
+    const auto all = evaluate(joined, lookup_from({{"joined", planned}, {"planned", planned}}));
+    CHECK(all.ok);
+    CHECK(*all.observed == 100.0);
+    CHECK(evaluate(parsed("failed<=0.1%"), lookup_from({{"failed", 0}, {"planned", planned}})).ok);
+  }
+  const auto short_of = evaluate(joined, lookup_from({{"joined", 499}, {"planned", 500}}));
+  CHECK_FALSE(short_of.ok);  // 99.8%
+  CHECK(*short_of.observed == Approx(99.8));
+  CHECK(*short_of.count == 499);
+  CHECK(*short_of.of == 500);
+  CHECK(evaluate(joined, lookup_from({{"joined", 49950}, {"planned", 50000}})).ok);  // exactly 99.9%
+  CHECK_FALSE(evaluate(parsed("failed<=0.1%"), lookup_from({{"failed", 1}, {"planned", 500}})).ok);  // 0.2%
+  CHECK(evaluate(parsed("failed<=0.1%"), lookup_from({{"failed", 1}, {"planned", 1000}})).ok);
+  CHECK(evaluate(parsed("lost<=0.1%"), lookup_from({{"lost", 1}, {"sent", 1000}})).ok);
+  // An error code that never occurred is 0% of the plan.
+  CHECK(evaluate(parsed("errors.room-full<=1%"), lookup_from({{"planned", 10}})).ok);
+}
+
+TEST_CASE("a share of nothing is not measured and fails", "[threshold]") {
+  const auto none = evaluate(parsed("lost<=0.1%"), lookup_from({{"lost", 0}, {"sent", 0}}));
+  CHECK_FALSE(none.ok);
+  CHECK_FALSE(none.observed.has_value());
+  CHECK(sigkit::bench::format_observed(none) == "nothing (no message sent)");
+  CHECK_FALSE(evaluate(parsed("joined>=99%"), lookup_from({{"joined", 0}})).ok);  // planned unknown
+}
+
+TEST_CASE("a percentage where it means nothing is an error that says why", "[threshold]") {
+  CHECK(error_for("join.p99<5%").find("'join.p99' is a latency; a percentage applies to counts") != std::string::npos);
+  CHECK(error_for("join_rate>=5%").find("is a rate per second") != std::string::npos);
+  CHECK(error_for("planned>=5%").find("what shares are taken of") != std::string::npos);
+  CHECK(error_for("sent>=5%").find("what shares are taken of") != std::string::npos);
+  CHECK(error_for("join.count>=5%").find("no count to be a share of") != std::string::npos);
+  CHECK(error_for("joined>=-5%").find("must not be negative") != std::string::npos);
+  CHECK(error_for("joined>=5%%").find("'joined' is a count") != std::string::npos);
+}
+
+TEST_CASE("observed values print with their units", "[threshold]") {
+  using sigkit::bench::describe;
+  using sigkit::bench::format_observed;
+  const auto slow = evaluate(parsed("join.p99<1us"), lookup_from({{"join.p99", 0.371}}));
+  CHECK_FALSE(slow.ok);
+  CHECK(describe(slow) == "join.p99<1us (observed 0.371 ms)");
+  CHECK(format_observed(evaluate(parsed("relay.p50<1ms"), lookup_from({{"relay.p50", 0.0004}}))) == "0.400 us");
+  CHECK(format_observed(evaluate(parsed("lost==0"), lookup_from({{"lost", 3}}))) == "3");
+  CHECK(format_observed(evaluate(parsed("join_rate>=10"), lookup_from({{"join_rate", 1520.34}}))) == "1520.3/s");
+  CHECK(format_observed(evaluate(parsed("joined>=99.9%"), lookup_from({{"joined", 4998}, {"planned", 5000}}))) ==
+        "99.96% (4998 of 5000 planned)");
+  CHECK(describe(evaluate(parsed("join.p99<20ms"), lookup_from({}))) == "join.p99<20ms (observed nothing)");
+}

@@ -23,6 +23,22 @@ json stats_json(const latency_stats& s) {
           {"max", s.max}, {"mean", s.mean}, {"count", s.count}};
 }
 
+// A verdict as the JSON report lists it: the number compared (a share in
+// percent for `joined>=99.9%`), its unit, and the same as text.
+json threshold_json(const threshold_verdict& v) {
+  json t = {{"expr", v.expr}, {"value", v.observed ? json(*v.observed) : json(nullptr)}, {"ok", v.ok},
+            {"observed", format_observed(v)}};
+  if (!v.relative_to.empty()) {
+    t["unit"] = "%";
+    t["relative_to"] = v.relative_to;
+    t["count"] = v.count ? json(*v.count) : json(nullptr);
+    t["of"] = v.of ? json(*v.of) : json(nullptr);
+  } else {
+    t["unit"] = v.kind == metric_kind::latency ? "ms" : v.kind == metric_kind::rate ? "/s" : "";
+  }
+  return t;
+}
+
 const metrics::latency_histogram* find_latency(const report& r, const std::string& name) {
   auto it = r.latency.find(name);
   return it == r.latency.end() ? nullptr : &it->second;
@@ -117,8 +133,24 @@ std::optional<double> report::metric(std::string_view name) const {
 
 void report::evaluate(const std::vector<threshold>& thresholds) {
   verdicts.clear();
-  for (const auto& t : thresholds)
-    verdicts.push_back(bench::evaluate(t, [this](std::string_view m) { return metric(m); }));
+  auto lookup = [this](std::string_view m) { return metric(m); };
+  for (const auto& t : thresholds) verdicts.push_back(bench::evaluate(t, lookup));
+  // A run with failed peers or lost, duplicated or misrouted messages fails
+  // even with no rule given, so that CI never passes a broken run for want of
+  // one; a threshold on the metric (or, for failed, on joined) says how many
+  // are acceptable instead.
+  static const std::pair<const char*, std::initializer_list<std::string_view>> defaults[] = {
+      {"failed==0", {"failed", "joined"}}, {"lost==0", {"lost"}}, {"duplicated==0", {"duplicated"}},
+      {"misrouted==0", {"misrouted"}}};
+  for (const auto& [rule, covered_by] : defaults) {
+    bool covered = std::any_of(thresholds.begin(), thresholds.end(), [&](const threshold& t) {
+      return std::find(covered_by.begin(), covered_by.end(), t.metric) != covered_by.end();
+    });
+    if (covered) continue;
+    auto verdict = bench::evaluate(parse_threshold(rule).value(), lookup);
+    verdict.expr += " (default)";
+    verdicts.push_back(std::move(verdict));
+  }
 }
 
 bool report::thresholds_ok() const {
@@ -131,7 +163,7 @@ json to_json(const report& r) {
     if (const auto* h = find_latency(r, name)) latency[name] = stats_json(summarize(*h));
   json thresholds = json::array();
   for (const auto& v : r.verdicts)
-    thresholds.push_back({{"expr", v.expr}, {"value", v.observed ? json(*v.observed) : json(nullptr)}, {"ok", v.ok}});
+    thresholds.push_back(threshold_json(v));
   json timeline = json::array();
   for (const auto& p : r.timeline)
     timeline.push_back({{"t_s", p.t_s}, {"joins_per_s", p.joins_per_s},
@@ -156,8 +188,11 @@ json to_json(const report& r) {
         {"bytes_per_peer", r.bytes_per_peer ? json(*r.bytes_per_peer) : json(nullptr)}, {"saturated", r.saturated}}},
       {"thresholds", thresholds},
       {"timeline", timeline},
+      {"histograms", histograms_to_json(r)},
   };
   if (r.aborted) out["aborted"] = *r.aborted;
+  if (r.baseline) out["baseline"] = to_json(*r.baseline);
+  if (r.capacity) out["capacity"] = to_json(*r.capacity);
   return out;
 }
 
@@ -214,9 +249,10 @@ void write_text(std::ostream& out, const report& r) {
   if (!r.verdicts.empty()) {
     out << "\n  thresholds\n";
     for (const auto& v : r.verdicts)
-      out << "    " << (v.ok ? "pass" : "FAIL") << "  " << v.expr << "  (observed "
-          << (v.observed ? fixed(*v.observed, 3) : std::string("nothing")) << ")\n";
+      out << "    " << (v.ok ? "pass" : "FAIL") << "  " << v.expr << "  (observed " << format_observed(v) << ")\n";
   }
+  if (r.baseline) write_text(out, *r.baseline);
+  if (r.capacity) write_text(out, *r.capacity);
 }
 
 void write_html(std::ostream& out, const report& r) {

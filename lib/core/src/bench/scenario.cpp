@@ -1,3 +1,4 @@
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -104,6 +105,25 @@ result<scenario, std::string> scenario_from_json(const json& object, scenario s)
     } else if (key == "url") {
       if (!value.is_string()) return bad("a string");
       s.url = value.get<std::string>();
+    } else if (key == "dialect") {
+      if (!value.is_string() || value.get_ref<const std::string&>().empty())
+        return bad("a dialect name (sigkit, socketio-codelab) or the path of a dialect file");
+      s.dialect = value.get<std::string>();
+    } else if (key == "segment") {
+      if (!value.is_string()) return bad("a string like \"0/4\"");
+      auto seg = parse_segment(value.get_ref<const std::string&>());
+      if (!seg) return error("scenario: " + seg.error());
+      s.slice = seg.value();
+    } else if (key == "find-capacity") {
+      if (!value.is_string()) return bad("a threshold expression like \"join.p99<50ms\"");
+      auto t = parse_threshold(value.get<std::string>());
+      if (!t) return error(t.error().message);
+      s.find_capacity = std::move(t.value());
+    } else if (key == "rate-start" || key == "rate-step") {
+      auto n = as_number(value);
+      if (!n || !(*n > 0) || !std::isfinite(*n)) return bad("a positive number of arrivals per second");
+      if (key == "rate-start") s.rate_start = *n;
+      else s.rate_step = *n;
     } else if (key == "origin" || key == "ca-file") {
       if (!value.is_string()) return bad("a string");
       (key == "origin" ? s.origin : s.ca_file) = value.get<std::string>();
@@ -126,7 +146,10 @@ result<scenario, std::string> scenario_from_json(const json& object, scenario s)
       if (key == "room-size") s.room_size = *n;
       if (key == "candidates") s.candidates = *n;
       if (key == "sdp-bytes") s.sdp_bytes = *n;
-      if (key == "threads") s.threads = static_cast<unsigned>(*n);
+      if (key == "threads") {
+        if (*n > max_threads) return bad("a whole number of threads up to " + std::to_string(max_threads));
+        s.threads = static_cast<unsigned>(*n);
+      }
     } else if (key == "duration" || key == "ramp-up" || key == "hold" || key == "connect-timeout" ||
                key == "negotiation-timeout" || key == "late-bound") {
       auto d = as_duration(value);

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <system_error>
 
@@ -171,6 +172,21 @@ result<parsed_bound, std::string> parse_number(std::string_view text, std::strin
                       trim(std::string_view(end, static_cast<std::size_t>(last - end)))};
 }
 
+// What a count's percentage is a share of (see the header), or why it has none.
+result<std::string_view, std::string> share_base(std::string_view metric, metric_kind kind) {
+  constexpr std::array<std::string_view, 4> of_planned{"connected", "joined", "failed", "late_starts"};
+  constexpr std::array<std::string_view, 4> of_sent{"received", "lost", "duplicated", "misrouted"};
+  if (kind == metric_kind::latency)
+    return quoted(metric) + " is a latency; a percentage applies to counts (e.g. 'joined>=99.9%', 'failed<=0.1%')";
+  if (kind == metric_kind::rate)
+    return quoted(metric) + " is a rate per second; write a plain number (or with '/s'), without '%'";
+  if (contains(of_planned, metric) || metric == "errors" || metric.starts_with(error_prefix)) return std::string_view("planned");
+  if (contains(of_sent, metric)) return std::string_view("sent");
+  if (metric == "planned" || metric == "sent")
+    return quoted(metric) + " is what shares are taken of; write a plain number";
+  return quoted(metric) + " has no count to be a share of; write a plain number";
+}
+
 // Converts the bound to the metric's unit, or names the unit problem.
 result<double, std::string> apply_unit(std::string_view metric, metric_kind kind, const parsed_bound& bound) {
   switch (kind) {
@@ -247,6 +263,14 @@ result<threshold, threshold_error> parse_threshold(std::string_view raw) {
   const auto number = parse_number(trim(expr.substr(op_at + op->length)), op_text);
   if (!number) return error_in(expr, number.error());
 
+  if (number->unit == "%") {
+    const auto base = share_base(metric, resolved->kind);
+    if (!base) return error_in(expr, base.error());
+    // Errors may outnumber peers; nothing else can be more than all of its base.
+    if (number->value > 100 && !metric.starts_with("errors"))
+      return error_in(expr, "a share of " + std::string(*base) + " is at most 100%");
+    return threshold{std::string(expr), std::string(metric), resolved->kind, op->op, number->value, std::string(*base)};
+  }
   const auto bound = apply_unit(metric, resolved->kind, *number);
   if (!bound) return error_in(expr, bound.error());
 
@@ -254,11 +278,67 @@ result<threshold, threshold_error> parse_threshold(std::string_view raw) {
 }
 
 threshold_verdict evaluate(const threshold& t, const metric_lookup& lookup) {
-  std::optional<double> observed = lookup ? lookup(t.metric) : std::nullopt;
-  if (observed && std::isnan(*observed)) observed.reset();
-  if (!observed && std::string_view(t.metric).starts_with(error_prefix)) observed = 0.0;
-  return threshold_verdict{t.expr, observed, observed.has_value() && t.holds_for(*observed)};
+  auto measured = [&](const std::string& name) -> std::optional<double> {
+    std::optional<double> value = lookup ? lookup(name) : std::nullopt;
+    if (value && std::isnan(*value)) value.reset();
+    if (!value && std::string_view(name).starts_with(error_prefix)) value = 0.0;
+    return value;
+  };
+  threshold_verdict v{t.expr, measured(t.metric), false, t.kind, t.relative_to};
+  if (!t.relative_to.empty()) {
+    v.count = v.observed;
+    v.of = measured(t.relative_to);
+    v.observed.reset();
+    if (v.count && v.of && *v.of > 0) v.observed = 100.0 * *v.count / *v.of;
+  }
+  v.ok = v.observed.has_value() && t.holds_for(*v.observed);
+  return v;
 }
+
+namespace {
+
+std::string number_text(double value, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+  return buf;
+}
+
+// Whole numbers without decimals; fractions with up to `decimals`, trailing
+// zeros dropped ("99.95", not "99.950").
+std::string trimmed_number(double value, int decimals) {
+  std::string text = number_text(value, decimals);
+  if (text.find('.') != std::string::npos) {
+    while (text.back() == '0') text.pop_back();
+    if (text.back() == '.') text.pop_back();
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string format_observed(const threshold_verdict& v) {
+  if (!v.relative_to.empty()) {
+    if (!v.observed) {
+      if (v.of && *v.of == 0) return "nothing (no " + std::string(v.relative_to == "sent" ? "message sent" : "peer planned") + ")";
+      return "nothing";
+    }
+    return trimmed_number(*v.observed, 3) + "% (" + trimmed_number(v.count.value_or(0), 0) + " of " +
+           trimmed_number(v.of.value_or(0), 0) + " " + v.relative_to + ")";
+  }
+  if (!v.observed) return "nothing";
+  switch (v.kind) {
+    case metric_kind::latency:
+      // Milliseconds, as every latency in the reports; microseconds below
+      // one, where three decimals of a millisecond would round to zero.
+      if (*v.observed != 0 && *v.observed < 0.001) return number_text(*v.observed * 1000.0, 3) + " us";
+      return number_text(*v.observed, 3) + " ms";
+    case metric_kind::rate: return number_text(*v.observed, 1) + "/s";
+    case metric_kind::count: return trimmed_number(*v.observed, 3);
+  }
+  return trimmed_number(*v.observed, 3);
+}
+
+std::string describe(const threshold_verdict& v) { return v.expr + " (observed " + format_observed(v) + ")"; }
 
 std::string_view to_string(comparison op) noexcept {
   switch (op) {

@@ -146,6 +146,42 @@ void latency_histogram::reset() noexcept {
   sum_ = 0;
 }
 
+latency_histogram::exact_figures latency_histogram::exact() const noexcept {
+  return exact_figures{min(), max_, sum_, saturated_count_};
+}
+
+bool latency_histogram::restore_exact(const exact_figures& f) noexcept {
+  if (total_count_ == 0) return f.min == 0 && f.max == 0 && f.sum == 0 && f.saturated == 0;
+  std::size_t first = 0;
+  while (counts_[first] == 0) ++first;
+  std::size_t last = counts_.size() - 1;
+  while (counts_[last] == 0) --last;
+  const std::size_t top = index_of(top_value_);
+  if (f.min > f.max) return false;
+  if (index_of(std::min(f.min, top_value_)) != first || index_of(std::min(f.max, top_value_)) != last) return false;
+  if (f.saturated > counts_[top] || (f.saturated > 0 && f.max <= top_value_)) return false;
+  wide_sum lowest = 0, highest = 0;
+  for (std::size_t i = first; i <= last; ++i) {
+    lowest += static_cast<wide_sum>(value_at_index(i)) * counts_[i];
+    highest += static_cast<wide_sum>(value_at_index(i) + slot_width_at_index(i) - 1) * counts_[i];
+  }
+  highest += static_cast<wide_sum>(f.max) * f.saturated;
+  if (f.sum < lowest || f.sum > highest) return false;
+  min_ = f.min;
+  max_ = f.max;
+  sum_ = f.sum;
+  saturated_count_ = f.saturated;
+  return true;
+}
+
+bool latency_histogram::operator==(const latency_histogram& other) const noexcept {
+  return range_.lowest_discernible_ns == other.range_.lowest_discernible_ns &&
+         range_.highest_trackable_ns == other.range_.highest_trackable_ns &&
+         range_.significant_digits == other.range_.significant_digits && counts_ == other.counts_ &&
+         total_count_ == other.total_count_ && saturated_count_ == other.saturated_count_ && min() == other.min() &&
+         max_ == other.max_ && sum_ == other.sum_;
+}
+
 double latency_histogram::mean() const noexcept {
   if (total_count_ == 0) return 0.0;
   return static_cast<double>(sum_) / static_cast<double>(total_count_);

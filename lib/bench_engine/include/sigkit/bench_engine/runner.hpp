@@ -1,5 +1,6 @@
-// Runs a sigbench scenario: simulated peers on the library's WebSocket
-// client, one event loop per thread.
+// Runs a sigbench scenario: simulated peers on lean client connections (the
+// core's RFC 6455 codec on plain non-blocking sockets), one event loop per
+// thread, speaking the scenario's dialect.
 #pragma once
 
 #include <atomic>
@@ -20,12 +21,17 @@ struct live_status {
   double joins_per_s = 0, messages_per_s = 0;
   double join_p99_ms = 0;
   std::uint64_t errors = 0, failed = 0;
+  std::size_t step = 0;  // capacity search: which step (from 1), else 0
+  double step_rate = 0;  // and its arrival rate
 };
 
 using progress_callback = std::function<void(const live_status&)>;
 
 // Blocks until the run ends. Setting `stop` (e.g. from SIGINT) ends it early;
-// the report then says it was aborted.
+// the report then says it was aborted. With plan.find_capacity it runs the
+// capacity search, one run per step, and returns the report of the highest
+// rate that held (else of the last step) with `capacity` filled in. Mistakes
+// in the plan (a bad URL, dialect or CA file) throw std::invalid_argument.
 bench::report run(const bench::scenario& plan, const progress_callback& on_progress, const std::atomic<bool>& stop);
 
 }  // namespace sigkit::bench_engine

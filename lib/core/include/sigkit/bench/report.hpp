@@ -12,8 +12,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sigkit/bench/baseline.hpp"
+#include "sigkit/bench/capacity.hpp"
 #include "sigkit/bench/threshold.hpp"
 #include "sigkit/metrics/histogram.hpp"
+#include "sigkit/result.hpp"
 
 namespace sigkit::bench {
 
@@ -59,14 +62,27 @@ struct report {
 
   std::vector<timeline_point> timeline;
   std::vector<threshold_verdict> verdicts;
+  std::optional<baseline_comparison> baseline;  // --baseline: against a stored run
+  std::optional<capacity_result> capacity;  // --find-capacity: the search; the fields above are its last step that held
 
   std::uint64_t error_total() const;
   std::optional<double> metric(std::string_view name) const;  // for thresholds
+  // The thresholds, plus failed==0, lost==0, duplicated==0 and misrouted==0
+  // (marked "(default)") for each of those metrics no threshold names.
   void evaluate(const std::vector<threshold>& thresholds);
   bool thresholds_ok() const;
 };
 
 nlohmann::json to_json(const report& r);
+// The JSON report's "histograms": each latency histogram (and
+// connect_uncorrected) in HdrHistogram's compressed encoding, values in
+// nanoseconds, with the exact count, min, max, sum and saturated count
+// beside it, so a report read back holds the very histograms written.
+nlohmann::json histograms_to_json(const report& r);
+// A report read back from its JSON, histograms included: what `sigbench
+// merge` and `--baseline` read. An error names what is missing or wrong.
+result<report, std::string> report_from_json(const nlohmann::json& j);
+result<report, std::string> load_report_file(const std::string& path);
 void write_text(std::ostream& out, const report& r);
 void write_html(std::ostream& out, const report& r);
 // One .hgrm file per latency metric in `directory`; returns the paths.

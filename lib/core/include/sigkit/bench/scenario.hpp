@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sigkit/bench/segment.hpp"
 #include "sigkit/bench/threshold.hpp"
 #include "sigkit/result.hpp"
 
@@ -20,6 +21,10 @@ using std::chrono::nanoseconds;
 
 // How a simulated peer ends its session.
 enum class leave_mode { leave, bye, close };
+
+// Generator threads at most: each numbers its relays in a range of its own
+// below 2^53 (see bench_engine's relay sequence numbers).
+inline constexpr std::uint64_t max_threads = 1024;
 
 struct scenario {
   std::string name = "command line";
@@ -48,6 +53,16 @@ struct scenario {
   nanoseconds late_bound = std::chrono::milliseconds(50);
   double max_late_fraction = 0.01;
   std::vector<threshold> thresholds;
+  // The server's protocol: a built-in dialect ("sigkit", "socketio-codelab")
+  // or the path of a dialect file (see dialect.hpp).
+  std::string dialect = "sigkit";
+  // This process's slice of the plan (segment.hpp); the whole plan by default.
+  segment slice;
+  // Capacity search (capacity.hpp): step the rate up from rate_start by
+  // rate_step, one --duration per step, while this condition holds.
+  std::optional<threshold> find_capacity;
+  double rate_start = 100;
+  std::optional<double> rate_step;  // default: rate_start
 };
 
 // Builds a scenario from a JSON object whose keys are the command-line flag

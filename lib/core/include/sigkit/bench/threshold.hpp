@@ -11,6 +11,14 @@
 //                                           none means ms; parse_duration's
 //                                           longer units m, min, h work too)
 //              | "/s"                      (rates only, optional)
+//              | "%"                       (a share: see below)
+//
+// A percentage makes a threshold scale with the run: `joined>=99.9%`,
+// `failed<=0.1%` hold for --peers 500 as for 50,000. Peer counts (connected
+// joined failed late_starts) and error counts (errors, errors.<code>) are
+// shares of `planned`; message counts (received lost duplicated misrouted)
+// are shares of `sent`. A share of nothing (no peer planned, no message
+// sent) is not measured, so it fails like any unmeasured metric.
 //
 // Every name is checked against the catalogue at parse time: k6 once let a
 // threshold on a misspelt metric pass silently (its issue #1526). Here an
@@ -53,7 +61,10 @@ struct threshold {
   std::string metric;  // canonical lookup key: "join.p99", "lost", "errors.room-full"
   metric_kind kind;
   comparison op;
-  double bound;        // milliseconds for latency statistics, else as written
+  double bound;        // milliseconds for latency statistics, percent for shares, else as written
+  // For a share (`joined>=99.9%`): the count it is a share of ("planned" or
+  // "sent"); empty for an absolute bound.
+  std::string relative_to = {};
 
   bool holds_for(double observed) const noexcept;
 };
@@ -71,13 +82,24 @@ using metric_lookup = std::function<std::optional<double>(std::string_view metri
 
 struct threshold_verdict {
   std::string expr;
-  std::optional<double> observed;  // nullopt: the run did not measure it
+  std::optional<double> observed;  // nullopt: the run did not measure it; a share in percent
   bool ok;
+  // How to show `observed`: its kind, and for a share the counts behind it.
+  metric_kind kind = metric_kind::count;
+  std::string relative_to = {};
+  std::optional<double> count = {};  // the metric itself, for a share
+  std::optional<double> of = {};     // the count it is a share of
 };
 
 // A metric that was not measured fails, except errors.<code>: a code that
 // never occurred counts as zero, so a lookup need not list every code.
 threshold_verdict evaluate(const threshold& t, const metric_lookup& lookup);
+
+// The observed value with its unit: "0.371 ms", "12", "1520.3/s",
+// "99.95% (4998 of 5000 planned)", "nothing" when not measured.
+std::string format_observed(const threshold_verdict& v);
+// "join.p99<1us (observed 0.371 ms)".
+std::string describe(const threshold_verdict& v);
 
 std::string_view to_string(comparison op) noexcept;
 

@@ -130,6 +130,28 @@ class latency_histogram {
   // Samples above highest_trackable_ns; their slot is the top one.
   std::uint64_t saturated_count() const noexcept { return saturated_count_; }
 
+  // What the slots cannot hold, for codecs that carry only slot counts (such
+  // as HdrHistogram's encoding): the exact extremes, the exact sum, and how
+  // many samples were above the range.
+  __extension__ using wide_sum = unsigned __int128;
+  struct exact_figures {
+    std::uint64_t min = 0;
+    std::uint64_t max = 0;
+    wide_sum sum = 0;
+    std::uint64_t saturated = 0;
+  };
+  exact_figures exact() const noexcept;
+  // After rebuilding the counts from such a codec (record() at each slot's
+  // lowest value), puts the exact figures back. Refused (false, nothing
+  // changed) when they contradict the counts: an extreme outside the first
+  // or last non-empty slot, a sum outside what the slots allow, more
+  // saturated samples than the top slot holds.
+  bool restore_exact(const exact_figures& figures) noexcept;
+
+  const histogram_range& range() const noexcept { return range_; }
+  // Same range, same counts in every slot, same exact figures.
+  bool operator==(const latency_histogram& other) const noexcept;
+
   bucket_range buckets() const;
 
   // HdrHistogram's percentile-distribution text (.hgrm), as its plotter reads:
@@ -172,7 +194,6 @@ class latency_histogram {
   std::uint64_t min_ = UINT64_MAX;
   std::uint64_t max_ = 0;
   // Exact sum for mean(); a GCC/Clang extension, hence __extension__.
-  __extension__ using wide_sum = unsigned __int128;
   wide_sum sum_ = 0;
 };
 
