@@ -83,6 +83,13 @@ TEST_CASE("the smoke scenario against sigserve: every peer joins, nothing is los
   std::string text((std::istreambuf_iterator<char>(page)), {});
   CHECK(text.find("<svg") != std::string::npos);
   CHECK(text.find("negotiation") != std::string::npos);
+  // The verdict comes first, and the report rides along as JSON a tool can read.
+  CHECK(text.find("class='verdict pass'><strong>PASSED") < text.find("<svg"));
+  auto data_at = text.find("<script type=application/json id=report>");
+  REQUIRE(data_at != std::string::npos);
+  data_at += std::string_view("<script type=application/json id=report>").size();
+  auto embedded = json::parse(text.substr(data_at, text.find("</script>", data_at) - data_at));
+  CHECK(embedded["peers"]["joined"] == 200);
   std::ifstream join_hgrm(hgrm + "/join.hgrm");
   std::string hg((std::istreambuf_iterator<char>(join_hgrm)), {});
   CHECK(hg.find("Percentile") != std::string::npos);

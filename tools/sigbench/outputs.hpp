@@ -86,7 +86,7 @@ struct outputs {
   int finish(sigkit::bench::report& r) const {
     if (baseline_report) r.baseline = compare_with_baseline(r, *baseline_report, policy, baseline);
     sigkit::bench::write_text(std::cout, r);
-    write(json, [&](std::ostream& o) { o << sigkit::bench::to_json(r).dump(2) << "\n"; });
+    write(json, [&](std::ostream& o) { o << sigkit::bench::to_json(r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n"; });
     write(html, [&](std::ostream& o) { sigkit::bench::write_html(o, r); });
     write(junit, [&](std::ostream& o) { sigkit::bench::write_junit(o, r); });
     if (!summary_md.empty()) {

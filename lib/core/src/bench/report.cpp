@@ -6,17 +6,12 @@
 
 #include "sigkit/bench/report.hpp"
 
+#include "report_parts.hpp"
+
 namespace sigkit::bench {
 namespace {
 
 using json = nlohmann::json;
-constexpr std::array<const char*, 4> latency_names{"connect", "join", "relay", "negotiation"};
-
-std::string fixed(double v, int decimals = 2) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
 
 json stats_json(const latency_stats& s) {
   return {{"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"p999", s.p999},
@@ -39,11 +34,6 @@ json threshold_json(const threshold_verdict& v) {
   return t;
 }
 
-const metrics::latency_histogram* find_latency(const report& r, const std::string& name) {
-  auto it = r.latency.find(name);
-  return it == r.latency.end() ? nullptr : &it->second;
-}
-
 // Counts per power-of-two millisecond band, for the text and HTML charts.
 struct band {
   double upper_ms;
@@ -56,20 +46,6 @@ std::vector<band> bands(const metrics::latency_histogram& h) {
     double upper = std::pow(2.0, std::ceil(std::log2(std::max(ms, 0.001))));
     if (out.empty() || out.back().upper_ms < upper) out.push_back({upper, 0});
     out.back().count += b.count;
-  }
-  return out;
-}
-
-std::string escape_html(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
   }
   return out;
 }
@@ -253,82 +229,6 @@ void write_text(std::ostream& out, const report& r) {
   }
   if (r.baseline) write_text(out, *r.baseline);
   if (r.capacity) write_text(out, *r.capacity);
-}
-
-void write_html(std::ostream& out, const report& r) {
-  out << "<!doctype html><html lang=en><meta charset=utf-8><title>sigbench: " << escape_html(r.scenario)
-      << "</title><style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}"
-         "table{border-collapse:collapse}td,th{padding:2px 10px;text-align:right}th:first-child,td:first-child{text-align:left}"
-         "svg{background:#fafafa;border:1px solid #ddd;margin:4px 0}.fail{color:#b00}.pass{color:#070}</style>\n";
-  out << "<h1>sigbench: " << escape_html(r.scenario) << "</h1><p>" << r.planned << " peers against <code>"
-      << escape_html(r.target) << "</code>, started " << escape_html(r.started_at) << ", " << fixed(r.duration_s, 1)
-      << " s. Joined " << r.joined << ", failed " << r.failed << "; messages sent " << r.sent << ", lost " << r.lost
-      << ", duplicated " << r.duplicated << ", misrouted " << r.misrouted << "; errors " << r.error_total()
-      << ".</p>\n";
-  if (r.aborted) out << "<p class=fail>Aborted: " << escape_html(*r.aborted) << "</p>";
-  if (r.saturated) out << "<p class=fail>The generator saturated: results understate the server.</p>";
-
-  out << "<h2>Latency (ms)</h2><table><tr><th>metric<th>p50<th>p90<th>p99<th>p99.9<th>max<th>mean<th>count";
-  for (auto name : latency_names) {
-    const auto* h = find_latency(r, name);
-    if (!h) continue;
-    auto s = summarize(*h);
-    out << "<tr><td>" << name << "<td>" << fixed(s.p50, 3) << "<td>" << fixed(s.p90, 3) << "<td>" << fixed(s.p99, 3)
-        << "<td>" << fixed(s.p999, 3) << "<td>" << fixed(s.max, 3) << "<td>" << fixed(s.mean, 3) << "<td>" << s.count;
-  }
-  out << "</table>\n";
-
-  // Percentile curves on a log-scaled "1 / (1 - percentile)" axis, as
-  // HdrHistogram plots them, so the tail gets the room it deserves.
-  out << "<h2>Latency distribution</h2>";
-  const double w = 640, h = 220, left = 50, bottom = 20;
-  for (auto name : latency_names) {
-    const auto* hist = find_latency(r, name);
-    if (!hist || hist->empty()) continue;
-    double max_ms = std::max(static_cast<double>(hist->max()) / 1e6, 0.001);
-    out << "<h3>" << name << "</h3><svg width=" << w << " height=" << h << " role=img aria-label='" << name
-        << " latency by percentile'>";
-    const double ps[] = {0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100};
-    std::string points;
-    for (double p : ps) {
-      double x_frac = std::log10(1.0 / (1.0 - std::min(p, 99.999) / 100.0)) / 5.0;
-      double ms = static_cast<double>(hist->value_at_percentile(p)) / 1e6;
-      double x = left + x_frac * (w - left - 10);
-      double y = h - bottom - (ms / max_ms) * (h - bottom - 10);
-      points += fixed(x, 1) + "," + fixed(y, 1) + " ";
-      out << "<text x=" << fixed(x, 1) << " y=" << h - 5 << " font-size=10 text-anchor=middle>" << p << "%</text>";
-    }
-    out << "<polyline fill=none stroke=#2364aa stroke-width=2 points='" << points << "'/>";
-    out << "<text x=4 y=14 font-size=10>" << fixed(max_ms, 3) << " ms</text><text x=4 y=" << h - bottom
-        << " font-size=10>0</text></svg>\n";
-  }
-
-  if (!r.timeline.empty()) {
-    double peak = 1;
-    for (const auto& p : r.timeline) peak = std::max({peak, p.joins_per_s, p.messages_per_s});
-    double t_end = std::max(r.timeline.back().t_s, 1.0);
-    out << "<h2>Throughput</h2><svg width=" << w << " height=" << h << " role=img aria-label='throughput over time'>";
-    for (auto [series, color] : {std::pair{0, "#2364aa"}, std::pair{1, "#d1495b"}}) {
-      std::string points;
-      for (const auto& p : r.timeline) {
-        double v = series == 0 ? p.joins_per_s : p.messages_per_s;
-        points += fixed(left + p.t_s / t_end * (w - left - 10), 1) + "," +
-                  fixed(h - bottom - v / peak * (h - bottom - 10), 1) + " ";
-      }
-      out << "<polyline fill=none stroke='" << color << "' stroke-width=2 points='" << points << "'/>";
-    }
-    out << "<text x=4 y=14 font-size=10>" << fixed(peak, 0) << "/s</text><text x=" << w - 60 << " y=" << h - 5
-        << " font-size=10>" << fixed(t_end, 1) << " s</text><text x=60 y=14 font-size=10 fill=#2364aa>joins/s</text>"
-        << "<text x=120 y=14 font-size=10 fill=#d1495b>messages/s</text></svg>\n";
-  }
-  if (!r.verdicts.empty()) {
-    out << "<h2>Thresholds</h2><ul>";
-    for (const auto& v : r.verdicts)
-      out << "<li class=" << (v.ok ? "pass" : "fail") << ">" << (v.ok ? "pass" : "FAIL") << " <code>"
-          << escape_html(v.expr) << "</code> (observed " << (v.observed ? fixed(*v.observed, 3) : "nothing") << ")";
-    out << "</ul>\n";
-  }
-  out << "<script type=application/json id=report>" << escape_html(to_json(r).dump()) << "</script></html>\n";
 }
 
 std::vector<std::string> write_hgrm_files(const std::string& directory, const report& r) {
