@@ -82,7 +82,7 @@ case "${1:-}" in
       echo "the browser test needs Node.js 18 or newer (found $(node --version))" >&2
       exit 1
     fi
-    for d in tests/browser tests/dialects; do (cd "$d" && npm ci --no-audit --no-fund --loglevel=error); done
+    for d in tests/browser tests/dialects tests/interop; do (cd "$d" && npm ci --no-audit --no-fund --loglevel=error); done
     started=$SECONDS
     configure_and_build build
     run_suite build

@@ -414,6 +414,16 @@ TEST_CASE("two segments of one plan merge into the whole run", "[sigbench][merge
   bool judged = false;
   for (const auto& t : j["thresholds"]) judged |= t["expr"] == "joined>=100%" && t["ok"] == true;
   CHECK(judged);
+  // HdrHistogram's own (JavaScript) implementation reads the merged histograms.
+  auto decoded = run_command({"/usr/bin/env", "node", SIGKIT_SOURCE_DIR "/tests/interop/hdr_decode.cjs", merged});
+  INFO(decoded.err);
+  REQUIRE(decoded.status == 0);
+  auto hdr = json::parse(decoded.out);
+  for (const char* name : {"join", "relay", "negotiation"}) {
+    CHECK(hdr[name]["count"] == j["latency_ms"][name]["count"]);
+    double p99_ms = hdr[name]["p99_ns"].get<double>() / 1e6;
+    CHECK(p99_ms == Approx(j["latency_ms"][name]["p99"].get<double>()).epsilon(0.002));
+  }
   std::ifstream xml(junit);
   std::string text((std::istreambuf_iterator<char>(xml)), {});
   CHECK(text.find("<testcase") != std::string::npos);
