@@ -165,9 +165,13 @@ result<dialect::compiled_template, error> compile_template(const json& value, co
     literal += text.substr(pos, open - pos);
     pos = close + 2;
     if (h == bench) {
-      // "{{bench}}" stands for a JSON object: the quotes go with it. (dump()
-      // is compact: a ':' after the closing quote makes it a key.)
-      if (literal.empty() || literal.back() != '"' || pos >= text.size() || text[pos] != '"' ||
+      // "{{bench}}" stands for a JSON object: the quotes go with it. The
+      // opening quote must be a string's own, not an escaped one inside it
+      // (an odd number of backslashes before it), and as dump() is compact,
+      // a ':' after the closing quote would make it a key.
+      std::size_t backslashes = 0;
+      while (backslashes + 1 < open && text[open - 2 - backslashes] == '\\') ++backslashes;
+      if (literal.empty() || literal.back() != '"' || backslashes % 2 == 1 || pos >= text.size() || text[pos] != '"' ||
           (pos + 1 < text.size() && text[pos + 1] == ':'))
         return error(where + ": \"{{bench}}\" must be a whole string value, where sigbench puts an object");
       literal.pop_back();

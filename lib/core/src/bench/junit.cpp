@@ -66,6 +66,13 @@ std::string xml_escape(std::string_view text) {
     }
     const std::size_t length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
     const std::string_view sequence = text.substr(i, length);
+    // XML 1.0 §2.2 leaves out U+FFFE and U+FFFF, valid UTF-8 as they are:
+    // one character, one replacement.
+    if (sequence == "\xEF\xBF\xBE" || sequence == "\xEF\xBF\xBF") {
+      out += replacement;
+      i += length;
+      continue;
+    }
     if (length > 1 && sequence.size() == length && websocket::is_valid_utf8(sequence)) {
       out += sequence;
       i += length;

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -115,15 +116,20 @@ void report::evaluate(const std::vector<threshold>& thresholds) {
   // even with no rule given, so that CI never passes a broken run for want of
   // one; a threshold on the metric (or, for failed, on joined) says how many
   // are acceptable instead.
-  static const std::pair<const char*, std::initializer_list<std::string_view>> defaults[] = {
-      {"failed==0", {"failed", "joined"}}, {"lost==0", {"lost"}}, {"duplicated==0", {"duplicated"}},
-      {"misrouted==0", {"misrouted"}}};
-  for (const auto& [rule, covered_by] : defaults) {
+  struct default_rule {
+    const char* rule;
+    std::array<std::string_view, 2> covered_by;  // thresholds on these metrics replace it
+  };
+  static constexpr default_rule defaults[] = {{"failed==0", {"failed", "joined"}},
+                                              {"lost==0", {"lost", "lost"}},
+                                              {"duplicated==0", {"duplicated", "duplicated"}},
+                                              {"misrouted==0", {"misrouted", "misrouted"}}};
+  for (const auto& d : defaults) {
     bool covered = std::any_of(thresholds.begin(), thresholds.end(), [&](const threshold& t) {
-      return std::find(covered_by.begin(), covered_by.end(), t.metric) != covered_by.end();
+      return std::find(d.covered_by.begin(), d.covered_by.end(), t.metric) != d.covered_by.end();
     });
     if (covered) continue;
-    auto verdict = bench::evaluate(parse_threshold(rule).value(), lookup);
+    auto verdict = bench::evaluate(parse_threshold(d.rule).value(), lookup);
     verdict.expr += " (default)";
     verdicts.push_back(std::move(verdict));
   }
