@@ -20,7 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "byte_buffer.hpp"
+#include "sigkit/byte_buffer.hpp"
 #include "shared_run.hpp"
 #include "sigkit/bench/schedule.hpp"
 #include "sigkit/metrics/histogram.hpp"

@@ -9,10 +9,10 @@
 #include <memory>
 #include <string>
 
-#include "byte_buffer.hpp"
 #include "peer_address.hpp"
 #include "send_queue.hpp"
 #include "sigkit/auth/jwt.hpp"
+#include "sigkit/byte_buffer.hpp"
 #include "sigkit/metrics/server_metrics.hpp"
 #include "sigkit/rate_limit.hpp"
 #include "sigkit/timer_wheel.hpp"

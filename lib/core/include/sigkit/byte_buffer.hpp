@@ -1,7 +1,8 @@
-// Bytes a simulated peer keeps between passes of its loop: an unfinished
-// frame it read, or frames the socket would not take yet. Empty, and holding
-// no memory, for an idle peer; 16 bytes of bookkeeping (a std::string is 32).
-// The server's connections keep theirs the same way (lib/server/src).
+// The bytes a connection keeps between passes of its loop: an unfinished
+// request head or frame it read, or frames its socket would not take yet.
+// Empty, and holding no memory, when idle; 16 bytes of bookkeeping, where a
+// std::string is 32 and a std::vector 24. sigserve's connections and
+// sigbench's simulated peers both keep theirs in one.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,7 @@
 #include <span>
 #include <string_view>
 
-namespace sigkit::bench_engine {
+namespace sigkit {
 
 class byte_buffer {
  public:
@@ -57,4 +58,4 @@ class byte_buffer {
   std::uint32_t capacity_ = 0;
 };
 
-}  // namespace sigkit::bench_engine
+}  // namespace sigkit
