@@ -103,6 +103,11 @@ int main(int argc, char** argv) {
   app.add_option("--threads", opts.threads, "Worker threads, one event loop each; 0 = one per core")
       ->check(whole_number(0, 1024));
 
+  // --- several instances -----------------------------------------------------------
+  app.add_option("--redis", opts.redis_url,
+                 "redis://[[user]:password@]host[:port][/db]: share rooms with every sigserve on this Redis")
+      ->check(sigkit::cli::non_empty);
+
   // --- the protocol --------------------------------------------------------------
   app.add_option("--room-capacity", opts.room_capacity, "Members per room; 0 = unlimited")
       ->check(whole_number(0, 1'000'000));

@@ -648,7 +648,7 @@ void event_loop::end_pass() {
 // --- other loops --------------------------------------------------------------------
 
 void event_loop::deliver(rooms::member_handle to, std::shared_ptr<const std::string> frame) {
-  auto loop = static_cast<unsigned>(to >> (slot_bits + generation_bits));
+  auto loop = loop_of(to);
   if (loop != index_) {
     outboxes_[loop].push_back({to, std::move(frame)});
     return;
@@ -686,6 +686,18 @@ void event_loop::post_to(rooms::member_handle h, std::function<void(connection&)
     }
     end_pass();
   });
+}
+
+void event_loop::post(std::function<void()> f) {
+  asio::post(io_, [this, f = std::move(f)] {
+    now_time_ = clock::now();
+    f();
+    end_pass();
+  });
+}
+
+unsigned event_loop::loop_of(rooms::member_handle h) noexcept {
+  return static_cast<unsigned>(h >> (slot_bits + generation_bits));
 }
 
 void event_loop::drain_inbox() {

@@ -63,6 +63,11 @@ class event_loop final : public hub_sink {
   // Runs `f` on this loop for the connection, if it still exists, then reads
   // on from what it had stashed (a static file has been read, say).
   void post_to(rooms::member_handle h, std::function<void(connection&)> f);
+  // From any thread: runs f on this loop as a pass of its own (what it
+  // sends goes out when it returns), after everything posted before it.
+  void post(std::function<void()> f);
+  // The loop a member handle belongs to.
+  static unsigned loop_of(rooms::member_handle h) noexcept;
   void begin_close_all();  // stop accepting, close every connection (1001), stop when done
   void use_tls(std::shared_ptr<const tls_context> tls);  // new connections get it (a reload)
 

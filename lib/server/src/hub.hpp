@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,14 @@ class hub {
   // The sender's connection is gone; the others in its room hear peer-left.
   virtual void disconnect(const rooms::member& sender, std::string_view current_room, hub_sink& sink) = 0;
   virtual std::int64_t room_count() const noexcept = 0;
+
+  // Once the loops exist, before they run; once they have stopped.
+  virtual void start() {}
+  virtual void stop() {}
+  // Why this instance should get no traffic now (/readyz), or nullopt.
+  virtual std::optional<std::string> not_ready() const { return std::nullopt; }
+  // Its own lines for /metrics (Prometheus text).
+  virtual void write_metrics(std::string& /*out*/) const {}
 };
 
 }  // namespace sigkit::server

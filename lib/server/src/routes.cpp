@@ -32,7 +32,9 @@ std::string metrics_text(const server_state& state) {
   gauges.rooms = state.rooms->room_count();
   gauges.queued_bytes = state.queued_bytes.load(std::memory_order_relaxed);
   gauges.ready = !state.draining.load();
-  return metrics::prometheus_text(loops, gauges, read_process_figures(), state.opts.version);
+  auto text = metrics::prometheus_text(loops, gauges, read_process_figures(), state.opts.version);
+  state.rooms->write_metrics(text);
+  return text;
 }
 
 // Browsers cannot set headers on a WebSocket: `?token=` on the URL; other
@@ -127,8 +129,11 @@ route route_request(const server_state& state, const http_request& req) {
     return respond(std::move(r));
   }
   if (*path == "/healthz") return respond(http::text(200, "ok"));  // liveness: true until the process exits
-  if (*path == "/readyz")
-    return respond(state.draining.load() ? http::text(503, "draining") : http::text(200, "ready"));
+  if (*path == "/readyz") {
+    if (state.draining.load()) return respond(http::text(503, "draining"));
+    if (auto why = state.rooms->not_ready()) return respond(http::text(503, *why));
+    return respond(http::text(200, "ready"));
+  }
   if (*path == "/metrics") {
     http::response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";

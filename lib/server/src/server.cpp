@@ -13,6 +13,7 @@
 #include "event_loop.hpp"
 #include "listener.hpp"
 #include "local_hub.hpp"
+#include "redis_hub.hpp"
 #include "server_state.hpp"
 
 namespace sigkit::server {
@@ -27,8 +28,10 @@ server_state::server_state(const options& o, logger& l)
       strikes{o.rate_limit / 2, o.rate_burst * 4},
       joins{o.join_rate, o.join_burst},
       addresses(o.max_connections_per_ip, {o.connection_rate_per_ip, o.connection_burst_per_ip}),
-      rooms(std::make_unique<local_hub>(o.room_capacity)),
-      files(o.static_dir, o.static_max_bytes) {}
+      files(o.static_dir, o.static_max_bytes) {
+  if (o.redis_url.empty()) rooms = std::make_unique<local_hub>(o.room_capacity);
+  else rooms = std::make_unique<redis_hub>(*this, o.redis_url);
+}
 
 struct signaling_server::impl {
   impl(options o, logger& log) : state(o, log) {
@@ -146,11 +149,13 @@ void signaling_server::run(bool handle_signals) {
     hangup.emplace(first.io(), SIGHUP);
     impl_->wait_for_hangup(*hangup);
   }
+  impl_->state.rooms->start();
   std::vector<std::thread> others;
   for (std::size_t i = 1; i < impl_->state.loops.size(); ++i)
     others.emplace_back([loop = impl_->state.loops[i].get()] { loop->run(); });
   first.run();
   for (auto& t : others) t.join();
+  impl_->state.rooms->stop();
 }
 
 void signaling_server::stop() {

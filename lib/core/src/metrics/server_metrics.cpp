@@ -8,7 +8,7 @@ namespace {
 constexpr std::array<std::string_view, close_reason_count> close_names{
     "client_close",        "network_error", "heartbeat_timeout", "message_too_big", "binary_frame",
     "send_queue_overflow", "write_timeout", "shutdown",          "protocol_error",  "internal_error",
-    "rate_limited",        "token_expired"};
+    "rate_limited",        "token_expired", "lease_lost"};
 constexpr std::array<std::string_view, refusal_count> refusal_names{"origin",        "capacity",
                                                                     "shutting_down", "bad_handshake",
                                                                     "address_limit", "address_rate",

@@ -16,7 +16,8 @@ using json = nlohmann::ordered_json;
 
 constexpr std::array<std::string_view, error_code_count> error_names{
     "bad-json",    "bad-message", "unknown-type", "invalid-room", "room-full",
-    "already-joined", "not-in-room", "unknown-peer", "rate-limited", "forbidden", "token-expired"};
+    "already-joined", "not-in-room", "unknown-peer", "rate-limited", "forbidden", "token-expired",
+    "unavailable"};
 
 constexpr std::array<std::string_view, message_type_count> type_names{
     "join", "leave", "ping", "refresh", "offer", "answer", "candidate", "bye", "message"};

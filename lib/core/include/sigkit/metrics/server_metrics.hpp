@@ -43,8 +43,9 @@ enum class close_reason {
   internal_error,       // 1011: a bug of ours, caught at the connection's boundary
   rate_limited,         // 1008: it kept sending past the rate limit
   token_expired,        // 1008: its token expired and was not refreshed
+  lease_lost,           // 1012: this instance lost its broker lease; the client rejoins elsewhere or here
 };
-inline constexpr std::size_t close_reason_count = 12;
+inline constexpr std::size_t close_reason_count = 13;
 std::string_view to_string(close_reason reason) noexcept;
 
 // Why an upgrade was refused before any WebSocket traffic.

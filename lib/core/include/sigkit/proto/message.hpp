@@ -29,8 +29,9 @@ enum class error_code {
   rate_limited,
   forbidden,      // 1.1: the token does not allow this room, or a refresh changes `sub`
   token_expired,  // 1.1: sent just before a connection whose token expired is closed
+  unavailable,    // 1.1: the broker that several instances share cannot be reached; retry later
 };
-inline constexpr std::size_t error_code_count = 11;
+inline constexpr std::size_t error_code_count = 12;
 
 std::string_view to_string(error_code code) noexcept;
 std::optional<error_code> error_code_from_string(std::string_view text) noexcept;

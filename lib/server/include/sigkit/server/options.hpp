@@ -24,6 +24,11 @@ struct options {
   std::string tls_cert;  // PEM certificate chain, the server's first
   std::string tls_key;   // PEM private key; SIGHUP reloads both
 
+  // --- several instances -------------------------------------------------------
+  // redis://[[user]:password@]host[:port][/db]: rooms shared with every
+  // instance that uses the same Redis; empty: this instance alone.
+  std::string redis_url;
+
   // --- the protocol ----------------------------------------------------------
   std::size_t room_capacity = 2;                    // members per room, 0 = unlimited
   std::size_t max_message_bytes = 64 * 1024;        // larger messages close with 1009

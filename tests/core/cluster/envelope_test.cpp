@@ -1,0 +1,66 @@
+#include <catch2/catch.hpp>
+
+#include "sigkit/cluster/envelope.hpp"
+
+using sigkit::cluster::decode;
+using sigkit::cluster::encode;
+using sigkit::cluster::envelope;
+using sigkit::cluster::sequence_tracker;
+
+TEST_CASE("a relay envelope carries its frame byte for byte", "[cluster]") {
+  envelope e;
+  e.what = envelope::kind::relay;
+  e.from = "a1b2";
+  e.seq = 7;
+  e.sent_ms = 1764590000123;
+  e.room = "call \"1\"";
+  e.peer = "p1";
+  e.receivers = {"p2", "p3"};
+  e.frame = "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}\n\n\xe2\x82\xac";
+  auto back = decode(encode(e));
+  REQUIRE(back);
+  CHECK(back->what == envelope::kind::relay);
+  CHECK(back->from == "a1b2");
+  CHECK(back->seq == 7);
+  CHECK(back->sent_ms == 1764590000123);
+  CHECK(back->room == e.room);
+  CHECK(back->peer == "p1");
+  CHECK(back->receivers == e.receivers);
+  CHECK(back->frame == e.frame);
+}
+
+TEST_CASE("a joined envelope keeps the user and join time", "[cluster]") {
+  envelope e;
+  e.what = envelope::kind::joined;
+  e.from = "i";
+  e.seq = 1;
+  e.room = "r";
+  e.peer = "p";
+  e.user = "alice\n\"x\"";
+  e.join_us = 1764590000123456;
+  auto back = decode(encode(e));
+  REQUIRE(back);
+  CHECK(back->user == e.user);
+  CHECK(back->join_us == e.join_us);
+}
+
+TEST_CASE("what is not an envelope is refused", "[cluster]") {
+  for (std::string bad : {"", "no newline", "{}\n", "[1]\n", R"({"k":"X","i":"a","s":1,"t":1})" "\n",
+                          R"({"k":"R","i":"a","s":1,"t":1,"r":"room"})" "\n",  // a relay for nobody
+                          R"({"k":"J","i":"a","s":1,"t":1,"r":"room"})" "\n",  // a join of nobody
+                          R"({"k":"P","i":"","s":1,"t":1})" "\n", R"({"k":"P","i":"a","s":-1,"t":1})" "\n",
+                          R"({"k":"P","i":"a","s":1,"t":"now"})" "\n", R"({"k":"R","i":"a","s":1,"t":1,"r":"x","to":[1]})" "\n"})
+    CHECK_FALSE(decode(bad));
+}
+
+TEST_CASE("sequence gaps are counted per sender", "[cluster]") {
+  sequence_tracker t;
+  CHECK(t.observe("a", 5) == 0);  // the first heard starts the count
+  CHECK(t.observe("a", 6) == 0);
+  CHECK(t.observe("a", 9) == 2);
+  CHECK(t.observe("a", 9) == 0);  // a repeat counts as nothing
+  CHECK(t.observe("a", 3) == 0);
+  CHECK(t.observe("b", 1) == 0);
+  CHECK(t.observe("b", 2) == 0);
+  CHECK(t.observe("a", 10) == 0);
+}

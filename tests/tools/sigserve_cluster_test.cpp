@@ -1,0 +1,184 @@
+// Several sigserve processes sharing rooms through a real redis-server, as an
+// operator runs them behind a load balancer: each guarantee of the protocol
+// must hold across instances, and a crash of an instance or of Redis must
+// leave no ghost in a room.
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support/expectations.hpp"
+#include "support/raw_socket.hpp"
+#include "support/redis_process.hpp"
+#include "support/sigserve_process.hpp"
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using sigkit::client::blocking_connection;
+using sigkit::client::message_kind;
+using sigkit::test::connect;
+using sigkit::test::expect;
+using sigkit::test::expect_error;
+using sigkit::test::expect_silence;
+using sigkit::test::redis_process;
+using sigkit::test::sigserve_process;
+
+namespace {
+
+std::vector<std::string> cluster_args(const redis_process& redis, std::vector<std::string> more = {}) {
+  std::vector<std::string> args{"--redis", redis.url(), "--log-level", "debug"};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+sigserve_process instance(const redis_process& redis, std::vector<std::string> more = {}) {
+  return sigserve_process(cluster_args(redis, std::move(more)));
+}
+
+// /readyz says 200 once the instance holds its lease.
+bool ready(const sigserve_process& s) {
+  return sigkit::test::http_status(sigkit::test::http_request(s.port(), "GET", "/readyz")) == 200;
+}
+
+void wait_ready(const sigserve_process& s) {
+  for (int i = 0; i < 100 && !ready(s); ++i) std::this_thread::sleep_for(50ms);
+  INFO(s.log());
+  REQUIRE(ready(s));
+}
+
+}  // namespace
+
+TEST_CASE("two peers on two instances join one room, negotiate and part", "[cluster]") {
+  redis_process redis;
+  auto a_server = instance(redis);
+  auto b_server = instance(redis);
+  wait_ready(a_server);
+  wait_ready(b_server);
+  blocking_connection a, b;
+  connect(a, a_server);
+  connect(b, b_server);
+  {
+    sigkit::test::raw_socket raw(a_server.port());
+    auto text = raw.upgrade();
+    if (text.find("cluster") == std::string::npos) text += raw.read_until("cluster", 2s);
+    CHECK(text.find(R"("features":["cluster"])") != std::string::npos);
+  }
+
+  auto a_joined = a.join("call");
+  REQUIRE(a_joined.ok());
+  CHECK(a_joined->peers.empty());
+  auto b_joined = b.join("call");
+  REQUIRE(b_joined.ok());
+  REQUIRE(b_joined->kind == message_kind::joined);
+  CHECK(b_joined->peers == std::vector<std::string>{a.peer()});
+  CHECK(expect(a, message_kind::peer_joined).peer == b.peer());
+
+  b.send(json{{"type", "offer"}, {"to", a.peer()}, {"sdp", "v=0\r\n"}});
+  auto offer = expect(a, message_kind::relay);
+  CHECK(offer.from == b.peer());
+  CHECK(offer.body["sdp"] == "v=0\r\n");
+  a.send(json{{"type", "answer"}, {"to", b.peer()}, {"sdp", "answer"}});
+  CHECK(expect(b, message_kind::relay).type == "answer");
+  // In order per sender, across the broker.
+  for (int i = 0; i < 50; ++i) a.send(json{{"type", "candidate"}, {"to", b.peer()}, {"candidate", {{"n", i}}}});
+  for (int i = 0; i < 50; ++i) CHECK(expect(b, message_kind::relay).body["candidate"]["n"] == i);
+
+  b.send(json{{"type", "leave"}});
+  expect(b, message_kind::left);
+  CHECK(expect(a, message_kind::peer_left).peer == b.peer());
+  // ... and a closed connection too.
+  b.join("call");
+  CHECK(expect(a, message_kind::peer_joined).peer == b.peer());
+  b.close();
+  CHECK(expect(a, message_kind::peer_left).peer == b.peer());
+}
+
+TEST_CASE("capacity is global: 20 clients on 3 instances race for a room of 2", "[cluster]") {
+  redis_process redis;
+  std::vector<std::unique_ptr<sigserve_process>> servers;
+  for (int i = 0; i < 3; ++i)
+    servers.push_back(std::make_unique<sigserve_process>(cluster_args(redis, {"--room-capacity", "2"})));
+  for (auto& s : servers) wait_ready(*s);
+  std::vector<std::unique_ptr<blocking_connection>> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(std::make_unique<blocking_connection>());
+    connect(*clients.back(), *servers[i % 3]);
+  }
+  for (auto& c : clients) c->send(json{{"type", "join"}, {"room", "race"}});
+  int joined = 0, full = 0;
+  for (auto& c : clients) {
+    auto m = c->receive(5s);
+    REQUIRE(m.ok());
+    if (m->kind == message_kind::joined) ++joined;
+    else if (m->kind == message_kind::error && m->code == "room-full") ++full;
+    else FAIL("unexpected " << m->body.dump());
+  }
+  CHECK(joined == 2);
+  CHECK(full == 18);
+}
+
+TEST_CASE("a killed instance's members leave the others' rooms within the lease", "[cluster]") {
+  redis_process redis;
+  auto a_server = instance(redis);
+  auto b_server = instance(redis);
+  wait_ready(a_server);
+  wait_ready(b_server);
+  blocking_connection a, b;
+  connect(a, a_server);
+  connect(b, b_server);
+  REQUIRE(a.join("room").ok());
+  REQUIRE(b.join("room").ok());
+  expect(a, message_kind::peer_joined);
+  auto killed = std::chrono::steady_clock::now();
+  b_server.stop(SIGKILL, 2s);
+  // Lease 5 s, sweeps every second.
+  auto left = expect(a, message_kind::peer_left, 9s);
+  CHECK(left.peer == b.peer());
+  CHECK(std::chrono::steady_clock::now() - killed < 7s);
+  // The room has room again, and no ghost is in it.
+  auto c_server = instance(redis);
+  wait_ready(c_server);
+  blocking_connection c;
+  connect(c, c_server);
+  auto c_joined = c.join("room");
+  REQUIRE(c_joined.ok());
+  REQUIRE(c_joined->kind == message_kind::joined);
+  CHECK(c_joined->peers == std::vector<std::string>{a.peer()});
+}
+
+TEST_CASE("while Redis is down joins get unavailable and readyz says 503; afterwards rooms come back", "[cluster]") {
+  redis_process redis;
+  auto a_server = instance(redis);
+  auto b_server = instance(redis);
+  wait_ready(a_server);
+  wait_ready(b_server);
+  blocking_connection a, b, lone;
+  connect(a, a_server);
+  connect(b, b_server);
+  connect(lone, a_server);
+  REQUIRE(a.join("shared").ok());
+  REQUIRE(b.join("shared").ok());
+  expect(a, message_kind::peer_joined);
+
+  redis.stop(SIGKILL);
+  for (int i = 0; i < 60 && ready(a_server); ++i) std::this_thread::sleep_for(50ms);
+  CHECK_FALSE(ready(a_server));
+  lone.send(json{{"type", "join"}, {"room", "new"}});
+  expect_error(lone, "unavailable");
+  // A relay that must cross instances cannot be delivered: the sender is told.
+  a.send(json{{"type", "offer"}, {"to", b.peer()}, {"sdp", "x"}});
+  expect_error(a, "unavailable");
+
+  // Redis comes back empty: each instance puts its members back; joins wait
+  // one lease, then work, and the room still holds both members.
+  redis.restart();
+  for (int i = 0; i < 200 && !ready(a_server); ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(ready(a_server));
+  a.send(json{{"type", "offer"}, {"to", b.peer()}, {"sdp", "after"}});
+  CHECK(expect(b, message_kind::relay).body["sdp"] == "after");
+  blocking_connection third;
+  connect(third, b_server);
+  auto refused = third.join("shared");
+  REQUIRE(refused.ok());
+  CHECK(refused->code == "room-full");
+}
