@@ -10,6 +10,7 @@
 #include "support/expectations.hpp"
 #include "support/raw_socket.hpp"
 #include "support/redis_process.hpp"
+#include "support/server_figures.hpp"
 #include "support/sigserve_process.hpp"
 
 using namespace std::chrono_literals;
@@ -181,4 +182,89 @@ TEST_CASE("while Redis is down joins get unavailable and readyz says 503; afterw
   auto refused = third.join("shared");
   REQUIRE(refused.ok());
   CHECK(refused->code == "room-full");
+}
+
+TEST_CASE("peer-left crosses instances when a member's heartbeat times out", "[cluster]") {
+  redis_process redis;
+  auto a_server = instance(redis);
+  auto b_server = instance(redis, {"--ping-interval", "200ms", "--ping-timeout", "1s"});
+  wait_ready(a_server);
+  wait_ready(b_server);
+  blocking_connection a;
+  connect(a, a_server);
+  REQUIRE(a.join("quiet").ok());
+  // A client that joins and then never reads or answers a ping again.
+  sigkit::test::raw_socket silent(b_server.port());
+  silent.upgrade();
+  silent.send_frame(0x1, R"({"type":"join","room":"quiet"})");
+  auto joined = expect(a, message_kind::peer_joined);
+  CHECK(expect(a, message_kind::peer_left, 5s).peer == joined.peer);
+}
+
+TEST_CASE("an instance that lost its lease closes its members with 1012 and serves again", "[cluster]") {
+  redis_process redis;
+  auto a_server = instance(redis);
+  auto b_server = instance(redis);
+  wait_ready(a_server);
+  wait_ready(b_server);
+  blocking_connection a, b;
+  connect(a, a_server);
+  connect(b, b_server);
+  REQUIRE(a.join("pause").ok());
+  REQUIRE(b.join("pause").ok());
+  expect(a, message_kind::peer_joined);
+  // Frozen past its lease (a long GC pause, a VM migration): the others sweep
+  // its member...
+  kill(b_server.pid(), SIGSTOP);
+  CHECK(expect(a, message_kind::peer_left, 9s).peer == b.peer());
+  kill(b_server.pid(), SIGCONT);
+  // ... and when it wakes it does not claim it back: the client is told to
+  // reconnect, and can.
+  auto m = b.receive(5s);
+  CHECK_FALSE(m.ok());
+  CHECK(b.close_code() == 1012);
+  wait_ready(b_server);
+  blocking_connection again;
+  connect(again, b_server);
+  auto rejoined = again.join("pause");
+  REQUIRE(rejoined.ok());
+  REQUIRE(rejoined->kind == message_kind::joined);
+  CHECK(rejoined->peers == std::vector<std::string>{a.peer()});
+  CHECK(sigkit::test::metric(sigkit::test::metrics_text(b_server.port()), "sigserve_broker_leases_lost_total") == 1);
+}
+
+TEST_CASE("a killed subscription and a flushed script cache are recovered", "[cluster]") {
+  redis_process redis;
+  auto a_server = instance(redis);
+  auto b_server = instance(redis);
+  wait_ready(a_server);
+  wait_ready(b_server);
+  blocking_connection a, b;
+  connect(a, a_server);
+  connect(b, b_server);
+  REQUIRE(a.join("r").ok());
+  REQUIRE(b.join("r").ok());
+  expect(a, message_kind::peer_joined);
+
+  redis.cli({"CLIENT", "KILL", "TYPE", "pubsub"});
+  redis.cli({"SCRIPT", "FLUSH"});
+  // Relays flow again once the inboxes are subscribed again.
+  bool through = false;
+  for (int i = 0; i < 40 && !through; ++i) {
+    a.send(json{{"type", "offer"}, {"to", b.peer()}, {"sdp", std::to_string(i)}});
+    auto m = b.receive(100ms);
+    through = m.ok() && m->kind == message_kind::relay;
+  }
+  CHECK(through);
+  // Joins run the Lua scripts again.
+  blocking_connection c;
+  connect(c, a_server);
+  auto full = c.join("r");
+  REQUIRE(full.ok());
+  CHECK(full->code == "room-full");
+  blocking_connection d;
+  connect(d, b_server);
+  auto fresh = d.join("another");
+  REQUIRE(fresh.ok());
+  CHECK(fresh->kind == message_kind::joined);
 }
