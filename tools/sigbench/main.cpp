@@ -147,7 +147,13 @@ int main(int argc, char** argv) {
   };
   app.add_option("--scenario", scenario_path, "Scenario file (JSON); flags override its settings")
       ->check(CLI::ExistingFile);
-  setting("--url", "Target WebSocket URL, ws:// or wss:// (default ws://127.0.0.1:8080/ws)");
+  app.add_option_function<std::vector<std::string>>(
+      "--url",
+      [&overrides](const std::vector<std::string>& urls) {
+        overrides["url"] = urls.size() == 1 ? nlohmann::json(urls.front()) : nlohmann::json(urls);
+      },
+      "Target WebSocket URL, ws:// or wss:// (default ws://127.0.0.1:8080/ws); repeat it for instances of one "
+      "service: each room's members are spread over them");
   setting("--dialect", "The server's protocol: sigkit (default), socketio-codelab, or a dialect file (JSON)");
   setting("--segment", "Run slice I of N of the plan (I from 0), e.g. 0/4; merge the reports with sigbench merge");
   setting("--peers", "Total simulated peers (default 200 unless --duration is given)");

@@ -284,7 +284,8 @@ void generator_loop::start_peer(std::uint64_t index, std::uint64_t room_number, 
   ++live_;
   run_.started.fetch_add(1, std::memory_order_relaxed);
 
-  const auto& server = run_.server;
+  p.target = static_cast<std::uint8_t>(index % room_size_ % run_.targets.size());
+  const auto& server = run_.targets[p.target].server;
   int fd = ::socket(server.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail(p, stage::local, errno_reason(errno));
   p.fd = fd;
@@ -347,7 +348,7 @@ void generator_loop::on_connected(peer& p) {
   // Writes resume from the output buffer, which may have moved since.
   SSL_set_mode(p.tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   SSL_set_connect_state(p.tls);
-  if (auto ec = client::expect_server_name(p.tls, run_.url.host))
+  if (auto ec = client::expect_server_name(p.tls, run_.targets[p.target].url.host))
     return fail(p, stage::handshake, "TLS: " + ec.message());
   p.state = peer::phase::tls;
 }
@@ -368,9 +369,10 @@ void generator_loop::send_upgrade(peer& p) {
   std::string request;
   request.reserve(256);
   request += "GET ";
-  request += run_.url.path;
+  const auto& target = run_.targets[p.target];
+  request += target.url.path;
   request += " HTTP/1.1\r\nHost: ";
-  request += run_.host_header;
+  request += target.host_header;
   request += "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ";
   request += key;
   request += "\r\nSec-WebSocket-Version: 13\r\n";

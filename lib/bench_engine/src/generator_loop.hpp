@@ -66,6 +66,7 @@ struct peer : timer_wheel::entry {
   bool tls_wants_write = false;  // the TLS session must write before it reads on
   std::uint16_t known = 0;       // other members this peer knows are in the room
   std::uint16_t unnamed_older = 0;  // members there before it, when the dialect gives a count only
+  std::uint8_t target = 0;          // which --url it connects to
   SSL* tls = nullptr;
   room_state* room = nullptr;
   std::uint64_t room_number = 0;
@@ -91,7 +92,7 @@ class generator_loop {
   int wake_fd() const noexcept { return wake_fd_; }
 
   // Results, merged once run() has returned.
-  metrics::latency_histogram connect, connect_uncorrected, join, relay, negotiation;
+  metrics::latency_histogram connect, connect_uncorrected, join, relay, relay_cross, negotiation;
   bench::late_start_tally late;
   std::uint64_t connected = 0, joined = 0, failed = 0, sent = 0, received = 0, duplicated = 0, misrouted = 0;
   std::map<std::string, std::uint64_t> errors;    // server errors by code

@@ -61,12 +61,18 @@ std::string run_tag() {
   return tag;
 }
 
+std::vector<std::string> all_urls(const scenario& plan) {
+  std::vector<std::string> out{plan.url};
+  out.insert(out.end(), plan.more_urls.begin(), plan.more_urls.end());
+  return out;
+}
+
 // What a run needs before anything starts and what may go wrong there:
 // mistakes in the plan are usage errors (invalid_argument); a target that
 // cannot be resolved makes a report that says it was unreachable.
 struct prepared {
   dialect speech;
-  client::ws_url url;
+  std::vector<client::ws_url> urls;
   client::tls_context tls;
   std::vector<endpoint> sources;
 };
@@ -79,10 +85,17 @@ prepared prepare(const scenario& plan) {
                                 " broadcasts relays to the whole room, so sigbench can check them in rooms of at most 2");
   if (plan.leave == leave_mode::bye && !speech->can_send(outbound_kind::bye))
     throw std::invalid_argument("dialect " + speech->name() + " has no bye message; use --leave leave or close");
-  auto url = client::parse_ws_url(plan.url);
-  if (!url) throw std::invalid_argument(url.error());
+  std::vector<client::ws_url> urls;
+  for (const auto& text : all_urls(plan)) {
+    auto url = client::parse_ws_url(text);
+    if (!url) throw std::invalid_argument(url.error());
+    if (!urls.empty() && url->tls != urls.front().tls)
+      throw std::invalid_argument("the --url targets must all be ws:// or all wss://");
+    urls.push_back(std::move(url.value()));
+  }
+  if (urls.size() > 255) throw std::invalid_argument("at most 255 --url targets");
   client::tls_context tls;
-  if (url->tls) {
+  if (urls.front().tls) {
     // One context for the run: loading the trust store once per peer would
     // cost more than its handshake.
     auto made = client::make_tls_context(plan.ca_file, plan.insecure);
@@ -98,7 +111,7 @@ prepared prepare(const scenario& plan) {
     if (!e) throw std::invalid_argument(e.error());
     sources.push_back(e.value());
   }
-  return {std::move(speech.value()), std::move(url.value()), std::move(tls), std::move(sources)};
+  return {std::move(speech.value()), std::move(urls), std::move(tls), std::move(sources)};
 }
 
 report run_once(const scenario& plan, const prepared& setup, const progress_callback& on_progress,
@@ -110,37 +123,38 @@ report run_once(const scenario& plan, const prepared& setup, const progress_call
   const auto& slice = plan.slice;
 
   shared_run shared(plan, setup.speech, std::move(schedule.value()), stop);
-  shared.url = setup.url;
   shared.tls = setup.tls;
   shared.tls_native = setup.tls ? client::native_handle(setup.tls) : nullptr;
   shared.sources = setup.sources;
   shared.sdp = fake_sdp(plan.sdp_bytes);
   shared.room_prefix = "bench-" + run_tag() + "-";
-  // RFC 7230 §5.4: an IPv6 literal keeps its brackets in Host.
-  const auto& url = setup.url;
-  shared.host_header = (url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host) + ":" + url.port;
   // Only whole rooms are planned: a partial room could never negotiate.
   if (auto planned = shared.schedule.planned_peers()) shared.segment_rooms = slice.rooms_of(*planned / k);
   if (shared.schedule.model() == load_model::closed)
     shared.closed_slots = std::max<std::uint64_t>(1, slice.share_of(plan.concurrency / k)) * k;
 
   report out;
-  out.target = plan.url;
+  for (const auto& u : all_urls(plan)) out.target += (out.target.empty() ? "" : " ") + u;
   out.scenario = plan.name;
   out.started_at = utc_now();
   out.threads = plan.threads;
   for (const char* name : {"connect", "join", "relay", "negotiation"}) out.latency.emplace(name, metrics::latency_histogram{});
+  if (setup.urls.size() > 1) out.latency.emplace("relay_cross", metrics::latency_histogram{});
   out.planned = shared.segment_rooms ? *shared.segment_rooms * k : 0;
 
-  // Resolved once for the whole run, within the connect timeout.
+  // Each resolved once for the whole run, within the connect timeout.
   int family = setup.sources.empty() ? AF_UNSPEC : setup.sources.front().family();
-  auto server = resolve_once(url.host, url.port, family, plan.connect_timeout);
-  if (!server) {
-    out.aborted = "target unreachable: " + server.error();
-    out.evaluate(plan.thresholds);
-    return out;
+  for (const auto& url : setup.urls) {
+    auto server = resolve_once(url.host, url.port, family, plan.connect_timeout);
+    if (!server) {
+      out.aborted = "target unreachable: " + server.error();
+      out.evaluate(plan.thresholds);
+      return out;
+    }
+    // RFC 7230 §5.4: an IPv6 literal keeps its brackets in Host.
+    auto host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    shared.targets.push_back({url, server.value(), host + ":" + url.port});
   }
-  shared.server = server.value();
 
   std::vector<std::unique_ptr<generator_loop>> loops;
   for (unsigned i = 0; i < plan.threads; ++i) loops.push_back(std::make_unique<generator_loop>(shared, i, plan.threads));
@@ -205,6 +219,7 @@ report run_once(const scenario& plan, const prepared& setup, const progress_call
     out.latency["connect"].merge(l->connect);
     out.latency["join"].merge(l->join);
     out.latency["relay"].merge(l->relay);
+    if (setup.urls.size() > 1) out.latency["relay_cross"].merge(l->relay_cross);
     out.latency["negotiation"].merge(l->negotiation);
     out.connect_uncorrected.merge(l->connect_uncorrected);
     late.merge(l->late);

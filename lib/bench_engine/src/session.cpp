@@ -209,9 +209,12 @@ void generator_loop::on_relayed(peer& p, const inbound& in) {
   in_flight_.erase(it);
   ++received;
   run_.received_total.fetch_add(1, std::memory_order_relaxed);
-  relay.record(std::chrono::nanoseconds(std::max<std::int64_t>(0, now - tag.t_ns)));
+  const auto latency = std::chrono::nanoseconds(std::max<std::int64_t>(0, now - tag.t_ns));
+  relay.record(latency);
+  auto* sender = find(f.sender);
+  if (sender && sender->target != p.target) relay_cross.record(latency);
   if (f.kind == outbound_kind::offer) {
-    if (auto* sender = find(f.sender)) {
+    if (sender) {
       const std::string to = sender->id;
       send_relay(p, outbound_kind::answer, f.sender, to);
       for (std::uint64_t i = 0; i < run_.plan.candidates; ++i) send_relay(p, outbound_kind::candidate, f.sender, to);

@@ -30,10 +30,8 @@ struct shared_run {
   const bench::scenario& plan;
   const bench::dialect& speech;
   bench::arrival_schedule schedule;
-  client::ws_url url;
-  endpoint server;
+  std::vector<target> targets;  // a room's member m connects to targets[m % size]
   std::vector<endpoint> sources;
-  std::string host_header;  // Host: of the upgrade
   client::tls_context tls;  // wss:// only: one for every peer of the run
   SSL_CTX* tls_native = nullptr;
   std::string room_prefix;  // "bench-<run tag>-": rooms of two runs never meet

@@ -9,6 +9,7 @@
 
 #include <sys/socket.h>
 
+#include "sigkit/client/client.hpp"
 #include "sigkit/result.hpp"
 
 namespace sigkit::bench_engine {
@@ -24,6 +25,13 @@ struct endpoint {
 // `timeout` (the lookup is abandoned then, not waited for).
 result<endpoint, std::string> resolve_once(const std::string& host, const std::string& port, int family,
                                            std::chrono::nanoseconds timeout);
+
+// One server of the run (--url, of which there may be several instances).
+struct target {
+  client::ws_url url;
+  endpoint server;
+  std::string host_header;  // Host: of the upgrade
+};
 
 // A numeric local address to bind before connecting (port chosen at connect).
 result<endpoint, std::string> local_address(const std::string& address);

@@ -158,7 +158,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
   std::atomic<std::uint64_t> reconnects{0}, probe_failures{0}, sequence_gaps{0}, relays_out{0}, relays_in{0},
       swept{0}, unavailable{0}, leases_lost{0};
   mutable std::mutex latency_mutex;
-  metrics::latency_histogram relay_latency;  // cross-instance, ms resolution (wall clocks)
+  metrics::latency_histogram relay_latency;  // cross-instance, by the wall clocks of both instances
 
   // --- the hub thread's own ------------------------------------------------
 
@@ -177,6 +177,10 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
   std::unordered_map<std::string, rooms::member_handle> replica_by_peer;
   rooms::member_handle next_replica = replica_bit | 1;
   std::unordered_map<std::string, std::uint64_t> sent_to;  // envelopes per receiving instance
+  // Rooms with a join of ours at Redis: what other instances say of them
+  // meanwhile, that needs the join to have been applied (see on_envelope).
+  std::unordered_map<std::string, std::size_t> joins_pending;
+  std::unordered_map<std::string, std::vector<envelope>> early_notices;
   cluster::sequence_tracker heard;
   std::optional<std::string> epoch;  // of the Redis this instance registered with
   bool registered = false;
@@ -257,6 +261,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
   void join(const rooms::member& sender, const proto::client_message& m) {
     if (auto why = joins_refused_because()) return refuse(sender, proto::error_code::unavailable, *why, m);
     auto join_us = wall_us();
+    ++joins_pending[m.room];
     commands.eval(join_script, {room_key(m.room), peers_key(m.room), members_key(id)},
                   {sender.id, id, sender.user, std::to_string(join_us),
                    std::to_string(state.opts.room_capacity), m.room},
@@ -267,6 +272,21 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
 
   void joined(const rooms::member& sender, const proto::client_message& m, std::int64_t join_us,
               std::error_code ec, const resp::value& reply) {
+    join_answered(sender, m, join_us, ec, reply);
+    // Then what was said of the room while the join was out.
+    if (--joins_pending[m.room] > 0) return;
+    joins_pending.erase(m.room);
+    auto early = early_notices.find(m.room);
+    if (early == early_notices.end()) return;
+    auto notices = std::move(early->second);
+    early_notices.erase(early);
+    std::vector<rooms::delivery> out;
+    for (auto& e : notices) apply_notice(e, out);
+    post_deliveries(out);
+  }
+
+  void join_answered(const rooms::member& sender, const proto::client_message& m, std::int64_t join_us,
+                     std::error_code ec, const resp::value& reply) {
     if (ec || reply.what != resp::kind::array || reply.elements.empty() || !reply.elements[0].is_string()) {
       state.log.warn("broker-join-failed", {{"error", ec ? ec.message() : resp::to_string(reply)}});
       return refuse(sender, proto::error_code::unavailable, "the broker did not answer", m);
@@ -391,29 +411,47 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
     }
     if (e->from == id) return;
     sequence_gaps += heard.observe(e->from, e->seq);
+    // Replies to our commands and messages on our inbox come on two
+    // connections: what another instance says of a room can overtake the
+    // reply to our own join of it (a relay to the member who is joining,
+    // say). Kept until that reply is in.
+    if (joins_pending.count(e->room) && waits_for_join(*e)) {
+      early_notices[e->room].push_back(std::move(*e));
+      return;
+    }
     std::vector<rooms::delivery> out;
-    switch (e->what) {
+    apply_notice(*e, out);
+    post_deliveries(out);
+  }
+
+  bool waits_for_join(const envelope& e) const {
+    if (e.what != envelope::kind::relay) return !locals_in_room.count(e.room);
+    for (const auto& receiver : e.receivers)
+      if (!locals.count(receiver)) return true;
+    return false;
+  }
+
+  void apply_notice(envelope& e, std::vector<rooms::delivery>& out) {
+    switch (e.what) {
       case envelope::kind::joined:
-        if (locals_in_room.count(e->room) && !replica_by_peer.count(e->peer) && !locals.count(e->peer))
-          add_replica(e->from, e->peer, e->user, e->room, out);
+        if (locals_in_room.count(e.room)) add_replica(e.from, e.peer, e.user, e.room, out);
         break;
-      case envelope::kind::left: drop_replica(e->peer, e->room, out); break;
+      case envelope::kind::left: drop_replica(e.peer, e.room, out); break;
       case envelope::kind::relay: {
-        auto frame = std::make_shared<const std::string>(std::move(e->frame));
-        for (const auto& receiver : e->receivers) {
+        auto frame = std::make_shared<const std::string>(std::move(e.frame));
+        for (const auto& receiver : e.receivers) {
           auto it = locals.find(receiver);
           // Only to a member of that very room: an instance's stale view
           // must never carry a message into another room.
-          if (it != locals.end() && it->second.room == e->room) out.push_back({it->second.who.handle, frame});
+          if (it != locals.end() && it->second.room == e.room) out.push_back({it->second.who.handle, frame});
         }
         ++relays_in;
         std::lock_guard lock(latency_mutex);
-        relay_latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, wall_ms() - e->sent_ms)) * 1'000'000);
+        relay_latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, wall_us() - e.sent_us)) * 1'000);
         break;
       }
       case envelope::kind::probe: break;
     }
-    post_deliveries(out);
   }
 
   void add_replica(const std::string& instance, const std::string& peer, const std::string& user,
@@ -455,7 +493,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
   void publish(const std::string& instance, envelope e) {
     e.from = id;
     e.seq = ++sent_to[instance];
-    e.sent_ms = wall_ms();
+    e.sent_us = wall_us();
     commands.command({"PUBLISH", inbox(instance), cluster::encode(e)}, [](std::error_code, resp::value) {});
   }
 
@@ -665,7 +703,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
     envelope e;
     e.what = envelope::kind::probe;
     e.from = id;
-    e.sent_ms = probe_sent_ms;
+    e.sent_us = wall_us();
     commands.command({"PUBLISH", inbox(id), cluster::encode(e)}, [](std::error_code, resp::value) {});
   }
 };

@@ -12,7 +12,7 @@ TEST_CASE("a relay envelope carries its frame byte for byte", "[cluster]") {
   e.what = envelope::kind::relay;
   e.from = "a1b2";
   e.seq = 7;
-  e.sent_ms = 1764590000123;
+  e.sent_us = 1764590000123;
   e.room = "call \"1\"";
   e.peer = "p1";
   e.receivers = {"p2", "p3"};
@@ -22,7 +22,7 @@ TEST_CASE("a relay envelope carries its frame byte for byte", "[cluster]") {
   CHECK(back->what == envelope::kind::relay);
   CHECK(back->from == "a1b2");
   CHECK(back->seq == 7);
-  CHECK(back->sent_ms == 1764590000123);
+  CHECK(back->sent_us == 1764590000123);
   CHECK(back->room == e.room);
   CHECK(back->peer == "p1");
   CHECK(back->receivers == e.receivers);

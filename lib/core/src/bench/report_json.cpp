@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "sigkit/bench/report.hpp"
+
+#include "report_parts.hpp"
 #include "sigkit/metrics/hdr_encoding.hpp"
 
 namespace sigkit::bench {
@@ -14,7 +16,6 @@ namespace {
 using json = nlohmann::json;
 using wide_sum = metrics::latency_histogram::wide_sum;
 
-constexpr std::array<const char*, 4> latency_names{"connect", "join", "relay", "negotiation"};
 constexpr const char* uncorrected_name = "connect_uncorrected";
 
 // The exact sum as a JSON number when it fits 64 bits (always, in practice:

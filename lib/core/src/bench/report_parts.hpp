@@ -9,7 +9,9 @@
 
 namespace sigkit::bench {
 
-inline constexpr std::array<const char*, 4> latency_names{"connect", "join", "relay", "negotiation"};
+// relay_cross: relays between peers on different --url targets, only
+// present when there were several.
+inline constexpr std::array<const char*, 5> latency_names{"connect", "join", "relay", "relay_cross", "negotiation"};
 
 inline std::string fixed(double v, int decimals = 2) {
   char buf[64];

@@ -103,8 +103,18 @@ result<scenario, std::string> scenario_from_json(const json& object, scenario s)
       if (!value.is_string()) return bad("a string");
       if (key == "name") s.name = value.get<std::string>();
     } else if (key == "url") {
-      if (!value.is_string()) return bad("a string");
-      s.url = value.get<std::string>();
+      // One URL, or several instances of one service.
+      if (value.is_string()) {
+        s.url = value.get<std::string>();
+        s.more_urls.clear();
+      } else if (value.is_array() && !value.empty() &&
+                 std::all_of(value.begin(), value.end(), [](const json& u) { return u.is_string(); })) {
+        s.url = value[0].get<std::string>();
+        s.more_urls.clear();
+        for (std::size_t i = 1; i < value.size(); ++i) s.more_urls.push_back(value[i].get<std::string>());
+      } else {
+        return bad("a URL or an array of URLs");
+      }
     } else if (key == "dialect") {
       if (!value.is_string() || value.get_ref<const std::string&>().empty())
         return bad("a dialect name (sigkit, socketio-codelab) or the path of a dialect file");

@@ -2,17 +2,12 @@
 
 #include <cstdio>
 
+#include "report_parts.hpp"
 #include "sigkit/bench/verdict.hpp"
 
 namespace sigkit::bench {
 
 namespace {
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
 
 // Inline code: backquotes inside are doubled up as GitHub's renderer reads
 // them (a space-padded double-backquote span).
@@ -54,7 +49,7 @@ void write_markdown_summary(std::ostream& out, const report& r) {
   }
 
   out << "| latency (ms) | p50 | p90 | p99 | p99.9 | max | count |\n|---|--:|--:|--:|--:|--:|--:|\n";
-  for (const char* name : {"connect", "join", "relay", "negotiation"}) {
+  for (const char* name : latency_names) {
     auto it = r.latency.find(name);
     if (it == r.latency.end()) continue;
     const auto s = summarize(it->second);

@@ -19,7 +19,7 @@ namespace {
 
 // --- the catalogue ------------------------------------------------------------
 
-constexpr std::array<std::string_view, 4> latency_metrics{"connect", "join", "relay", "negotiation"};
+constexpr std::array<std::string_view, 5> latency_metrics{"connect", "join", "relay", "relay_cross", "negotiation"};
 constexpr std::array<std::string_view, 7> latency_stats{"p50", "p90", "p99", "p999", "max", "mean", "count"};
 constexpr std::array<std::string_view, 11> counters{"planned",  "connected",  "joined",     "failed",
                                                     "sent",     "received",   "lost",       "duplicated",

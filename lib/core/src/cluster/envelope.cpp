@@ -7,7 +7,7 @@ namespace sigkit::cluster {
 using json = nlohmann::json;
 
 std::string encode(const envelope& e) {
-  json header = {{"k", std::string(1, static_cast<char>(e.what))}, {"i", e.from}, {"s", e.seq}, {"t", e.sent_ms}};
+  json header = {{"k", std::string(1, static_cast<char>(e.what))}, {"i", e.from}, {"s", e.seq}, {"t", e.sent_us}};
   if (!e.room.empty()) header["r"] = e.room;
   if (!e.peer.empty()) header["p"] = e.peer;
   if (!e.user.empty()) header["u"] = e.user;
@@ -46,7 +46,7 @@ std::optional<envelope> decode(std::string_view bytes) {
     return std::nullopt;
   e.from = std::move(*from);
   e.seq = seq->get<std::uint64_t>();
-  e.sent_ms = sent->get<std::int64_t>();
+  e.sent_us = sent->get<std::int64_t>();
   e.room = std::move(*room);
   e.peer = std::move(*peer);
   e.user = std::move(*user);

@@ -29,6 +29,10 @@ inline constexpr std::uint64_t max_threads = 1024;
 struct scenario {
   std::string name = "command line";
   std::string url = "ws://127.0.0.1:8080/ws";
+  // More instances of one service (--url given more than once): the members
+  // of each room are spread over all of them, member m on url m % N, so most
+  // pairs cross instances; relay_cross measures the relays that did.
+  std::vector<std::string> more_urls;
   std::optional<std::uint64_t> peers;    // total peers; default 200 when no duration
   std::optional<nanoseconds> duration;   // arrivals stop after this
   double rate = 1000;                    // peers per second; 0 = closed model

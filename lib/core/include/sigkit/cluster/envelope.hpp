@@ -31,7 +31,7 @@ struct envelope {
   kind what = kind::probe;
   std::string from;        // the sending instance
   std::uint64_t seq = 0;   // the sender's count of envelopes to this receiver, from 1
-  std::int64_t sent_ms = 0;
+  std::int64_t sent_us = 0;  // wall clock, µs since the epoch
   std::string room;
   std::string peer;        // joined, left: the member; relay: the sender
   std::string user;        // joined: the member's authenticated user, if any
