@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
 # sigserve side by side with the servers users would pick instead: protocol
-# v1 on uWebSockets.js and on Node's ws (tests/perf/reference/). Measures
-# server CPU per peer session and RSS per idle connection, several rounds,
-# and prints a Markdown table with ratios against uWebSockets.js.
+# v1 on uWebSockets.js and on Node's ws (tests/perf/reference/), and the
+# WebRTC codelab's socket.io server (tests/dialects/codelab_server.mjs,
+# load-tested with sigbench --dialect socketio-codelab). Measures server CPU
+# per peer session and RSS per idle connection, several rounds, and prints a
+# Markdown table with ratios against uWebSockets.js (or --baseline KEY).
 #
-#   tests/perf/side_by_side.sh [--rounds N] [--json FILE] [--syscalls] ...
+#   tests/perf/side_by_side.sh [--rounds N] [--servers LIST] [--baseline KEY]
+#                              [--concurrency N] [--json FILE] [--syscalls] ...
+#   tests/perf/side_by_side.sh --servers sigserve-t1,codelab --concurrency 2 --baseline codelab
 #   SIGSERVE=path/to/sigserve SIGBENCH=path/to/sigbench tests/perf/side_by_side.sh
 #
-# This wrapper prepares the environment (reference packages, open-files
-# limit, strace for --syscalls) and runs side_by_side.mjs, which does the
-# measuring; `--help` lists every option. Exit codes: 0 every row passed its
-# checks, 1 a row failed a check, 2 usage error, 3 could not set up or run.
+# The codelab server relays every message to every socket, so with many
+# rooms in flight (--concurrency, default 200) it does that many times the
+# work; --concurrency 2 compares one room at a time. Its misrouted relays are
+# a note beside its row; for every other server they fail the row's checks.
+#
+# This wrapper prepares the environment (reference and dialect servers'
+# packages, open-files limit, strace for --syscalls) and runs
+# side_by_side.mjs, which does the measuring; `--help` lists every option.
+# Exit codes: 0 every row passed its checks, 1 a row failed a check, 2 usage
+# error, 3 could not set up or run.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 reference="$here/reference"
 
 die() { echo "side_by_side: $*" >&2; exit 3; }
+
+dialects=$(cd "$here/../dialects" && pwd) || die "tests/dialects is missing (the codelab server lives there)"
 
 command -v node >/dev/null || die "node is not installed (Node 18 or 20 is needed)"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
@@ -38,6 +50,14 @@ if [[ ! -f $reference/node_modules/ws/package.json ||
   echo "side_by_side: installing the reference servers' packages (npm ci)" >&2
   (cd "$reference" && npm ci --no-audit --no-fund --loglevel=error) >&2 ||
     die "npm ci failed in $reference"
+fi
+
+# The codelab server's packages (socket.io), exactly as locked.
+if [[ ! -f $dialects/node_modules/socket.io/package.json ]]; then
+  command -v npm >/dev/null || die "npm is not installed; it is needed once to install tests/dialects"
+  echo "side_by_side: installing the dialect servers' packages (npm ci)" >&2
+  (cd "$dialects" && npm ci --no-audit --no-fund --loglevel=error) >&2 ||
+    die "npm ci failed in $dialects"
 fi
 
 if (( want_syscalls )) && ! command -v strace >/dev/null; then
