@@ -21,7 +21,7 @@ jobs=$(nproc)
 # compute the .deb's dependencies.
 build_packages=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libcli11-dev nlohmann-json3-dev libssl-dev libidn-dev
   zlib1g-dev help2man dpkg-dev file)
-test_packages=(catch2 chromium coturn openssl redis-server)
+test_packages=(catch2 chromium coturn nginx openssl redis-server)
 fuzz_packages=(clang libclang-rt-14-dev)
 
 install_missing() {

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -19,7 +21,7 @@
 #include <string_view>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/write.hpp>
 
 #include "sigkit/resp/reader.hpp"
 #include "sigkit/resp/writer.hpp"
@@ -293,6 +295,46 @@ std::string redis_process::cli(std::vector<std::string> args) const {
 }
 
 std::string redis_process::log() const { return slurp(dir_ + "/redis.log"); }
+
+// What one connection of a scripted_server holds: its own copy of its
+// script, so that it may outlive the server.
+struct scripted_server::peer {
+  peer(boost::asio::ip::tcp::socket s, std::vector<std::string> replies)
+      : socket(std::move(s)), script(std::move(replies)) {}
+  boost::asio::ip::tcp::socket socket;
+  std::vector<std::string> script;
+  std::array<char, 4096> in{};
+  std::size_t next = 0;
+};
+
+scripted_server::scripted_server(boost::asio::io_context& io, std::vector<std::vector<std::string>> scripts)
+    : acceptor_(io, {boost::asio::ip::make_address("127.0.0.1"), 0}), scripts_(std::move(scripts)) {
+  if (scripts_.empty() || scripts_.back().empty()) throw std::logic_error("scripted_server: an empty script");
+  accept();
+}
+
+void scripted_server::accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
+    if (ec) return;  // the server is gone
+    const auto n = std::min(static_cast<std::size_t>(accepted_++), scripts_.size() - 1);
+    serve(std::make_shared<peer>(std::move(s), scripts_[n]));
+    accept();
+  });
+}
+
+// Reads first, so that hanging up leaves no unread bytes (which would be a reset).
+void scripted_server::serve(std::shared_ptr<peer> p) {
+  p->socket.async_read_some(boost::asio::buffer(p->in), [p](boost::system::error_code ec, std::size_t) {
+    if (ec) return;
+    boost::asio::async_write(p->socket, boost::asio::buffer(p->script[p->next]),
+                             [p](boost::system::error_code write_error, std::size_t) {
+                               if (write_error) return;
+                               if (++p->next < p->script.size()) return serve(p);
+                               boost::system::error_code ignored;
+                               p->socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+                             });
+  });
+}
 
 bool run_until(boost::asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds limit) {
   const auto deadline = clock::now() + limit;

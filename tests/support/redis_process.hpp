@@ -2,21 +2,23 @@
 // loopback port, with nothing persisted: started by the test, and stopped,
 // restarted on the same port, or frozen (SIGSTOP) when the test wants a
 // Redis that goes away or stops answering. Plus `cli`, one command over a
-// socket of its own, for what the test checks behind the client's back.
+// socket of its own, for what the test checks behind the client's back; a
+// scripted server for what a real Redis never sends; and the loop helpers
+// the tests of sigkit::redis share.
 #pragma once
 
 #include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <sys/types.h>
 
-namespace boost::asio {
-class io_context;
-}
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 namespace sigkit::test {
 
@@ -62,6 +64,27 @@ class redis_process {
   pid_t pid_ = -1;
   bool paused_ = false;
   std::uint16_t port_ = 0;
+};
+
+// A TCP listener on the test's loop that is not Redis, or is Redis only for
+// a while: it answers each read of a client with the next reply of its
+// script, and hangs up after the last. Connection n gets scripts[n], the
+// last one once they run out.
+class scripted_server {
+ public:
+  scripted_server(boost::asio::io_context& io, std::vector<std::vector<std::string>> scripts);
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port()); }
+  int accepted() const { return accepted_; }
+
+ private:
+  struct peer;
+  void accept();
+  static void serve(std::shared_ptr<peer> p);
+
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::vector<std::vector<std::string>> scripts_;
+  int accepted_ = 0;
 };
 
 // Runs `io` until `done()` holds, checking it every few milliseconds, for at

@@ -26,6 +26,13 @@ std::string encode(std::initializer_list<std::string_view> args) {
   return resp::encode_command(std::span<const std::string_view>(args.begin(), args.size()));
 }
 
+// PING's reply: +PONG, or in the subscribed state (RESP2) ["pong", ""].
+bool is_pong(const resp::value& v) {
+  if (v.what == resp::kind::simple_string) return v.text == "PONG";
+  return v.what == resp::kind::array && !v.elements.empty() && v.elements[0].what == resp::kind::bulk_string &&
+         v.elements[0].text == "pong";
+}
+
 std::string milliseconds(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
 
 }  // namespace
@@ -131,8 +138,13 @@ void session::on_connected() {
   if (!options_.client_name.empty())
     send_handshake("CLIENT SETNAME", encode({"CLIENT", "SETNAME", options_.client_name}));
   on_handshake();
-  // Also proves that the server answers, and that no AUTH was missing (NOAUTH).
-  send_handshake("PING", encode({"PING"}));
+  // Also proves that the server answers, that no AUTH was missing (NOAUTH),
+  // and that it is Redis: a socket that echoes, such as one TCP connected
+  // to itself (a server's port in the ephemeral range, retried while the
+  // server is down), would answer with the PING itself.
+  send_handshake("PING", encode({"PING"}), [this](std::error_code, resp::value reply) {
+    if (!is_pong(reply)) drop_connection("PING: not a Redis reply: " + resp::to_string(reply));
+  });
   writing_handshake_ = false;
   flush();
   read();
@@ -287,7 +299,10 @@ void session::dispatch(resp::value v) {
     return;
   }
   if (p.on_reply) p.on_reply(ec, std::move(v));
-  if (--handshake_left_ == 0 && phase_ == phase::handshaking) become_up();
+  // The handler may have dropped the connection (a SUBSCRIBE answered with
+  // something else), which zeroed the count: it must not go below zero.
+  if (phase_ != phase::handshaking) return;
+  if (--handshake_left_ == 0) become_up();
 }
 
 // ---- The timer ------------------------------------------------------------------
