@@ -46,7 +46,7 @@ regression_policy policy(std::vector<std::string> args) {
 
 }  // namespace
 
-TEST_CASE("--max-regression: global and per metric", "[baseline]") {
+TEST_CASE("max-regression limits: global and per metric", "[baseline]") {
   const auto p = policy({"15%", "join.p99=20%", "join_rate=5", "relay.p999=50%"});
   CHECK(p.global_percent == 15);
   CHECK(p.per_metric.at("join.p99") == 20);
