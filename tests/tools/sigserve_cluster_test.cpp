@@ -48,6 +48,25 @@ void wait_ready(const sigserve_process& s) {
   REQUIRE(ready(s));
 }
 
+// Redis, two instances, and on each a member of one room: where most of
+// these tests begin.
+struct two_instances {
+  redis_process redis;
+  sigserve_process a_server{cluster_args(redis)};
+  sigserve_process b_server{cluster_args(redis)};
+  blocking_connection a, b;
+
+  explicit two_instances(const std::string& room) {
+    wait_ready(a_server);
+    wait_ready(b_server);
+    connect(a, a_server);
+    connect(b, b_server);
+    REQUIRE(a.join(room).ok());
+    REQUIRE(b.join(room).ok());
+    expect(a, message_kind::peer_joined);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("two peers on two instances join one room, negotiate and part", "[cluster]") {
@@ -120,17 +139,8 @@ TEST_CASE("capacity is global: 20 clients on 3 instances race for a room of 2", 
 }
 
 TEST_CASE("a killed instance's members leave the others' rooms within the lease", "[cluster]") {
-  redis_process redis;
-  auto a_server = instance(redis);
-  auto b_server = instance(redis);
-  wait_ready(a_server);
-  wait_ready(b_server);
-  blocking_connection a, b;
-  connect(a, a_server);
-  connect(b, b_server);
-  REQUIRE(a.join("room").ok());
-  REQUIRE(b.join("room").ok());
-  expect(a, message_kind::peer_joined);
+  two_instances t("room");
+  auto& [redis, a_server, b_server, a, b] = t;
   auto killed = std::chrono::steady_clock::now();
   b_server.stop(SIGKILL, 2s);
   // Lease 5 s, sweeps every second.
@@ -149,18 +159,10 @@ TEST_CASE("a killed instance's members leave the others' rooms within the lease"
 }
 
 TEST_CASE("while Redis is down joins get unavailable and readyz says 503; afterwards rooms come back", "[cluster]") {
-  redis_process redis;
-  auto a_server = instance(redis);
-  auto b_server = instance(redis);
-  wait_ready(a_server);
-  wait_ready(b_server);
-  blocking_connection a, b, lone;
-  connect(a, a_server);
-  connect(b, b_server);
+  two_instances t("shared");
+  auto& [redis, a_server, b_server, a, b] = t;
+  blocking_connection lone;
   connect(lone, a_server);
-  REQUIRE(a.join("shared").ok());
-  REQUIRE(b.join("shared").ok());
-  expect(a, message_kind::peer_joined);
 
   redis.stop(SIGKILL);
   for (int i = 0; i < 60 && ready(a_server); ++i) std::this_thread::sleep_for(50ms);
@@ -203,17 +205,8 @@ TEST_CASE("peer-left crosses instances when a member's heartbeat times out", "[c
 }
 
 TEST_CASE("an instance that lost its lease closes its members with 1012 and serves again", "[cluster]") {
-  redis_process redis;
-  auto a_server = instance(redis);
-  auto b_server = instance(redis);
-  wait_ready(a_server);
-  wait_ready(b_server);
-  blocking_connection a, b;
-  connect(a, a_server);
-  connect(b, b_server);
-  REQUIRE(a.join("pause").ok());
-  REQUIRE(b.join("pause").ok());
-  expect(a, message_kind::peer_joined);
+  two_instances t("pause");
+  auto& [redis, a_server, b_server, a, b] = t;
   // Frozen past its lease (a long GC pause, a VM migration): the others sweep
   // its member...
   kill(b_server.pid(), SIGSTOP);
@@ -235,17 +228,8 @@ TEST_CASE("an instance that lost its lease closes its members with 1012 and serv
 }
 
 TEST_CASE("a killed subscription and a flushed script cache are recovered", "[cluster]") {
-  redis_process redis;
-  auto a_server = instance(redis);
-  auto b_server = instance(redis);
-  wait_ready(a_server);
-  wait_ready(b_server);
-  blocking_connection a, b;
-  connect(a, a_server);
-  connect(b, b_server);
-  REQUIRE(a.join("r").ok());
-  REQUIRE(b.join("r").ok());
-  expect(a, message_kind::peer_joined);
+  two_instances t("r");
+  auto& [redis, a_server, b_server, a, b] = t;
 
   redis.cli({"CLIENT", "KILL", "TYPE", "pubsub"});
   redis.cli({"SCRIPT", "FLUSH"});

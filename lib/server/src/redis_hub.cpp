@@ -127,7 +127,11 @@ std::int64_t wall_ms() { return wall_us() / 1000; }
 
 }  // namespace
 
-struct redis_hub::impl : std::enable_shared_from_this<impl> {
+// Callbacks hold a plain pointer to the impl, never a share of it (a share
+// kept in its own connections' handlers would keep it alive for ever): it
+// outlives them all, since stop() joins the hub thread before it goes, and
+// the loops that run the closures it posts have stopped before that.
+struct redis_hub::impl {
   impl(server_state& s, redis::endpoint where)
       : state(s),
         id(random_hex(12)),
@@ -190,12 +194,12 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
   // --- start and stop --------------------------------------------------------
 
   void start() {
-    commands.on_state([self = shared_from_this()](bool up) { self->on_commands_state(up); });
-    inbox_sub.on_state([self = shared_from_this()](bool up) {
+    commands.on_state([self = this](bool up) { self->on_commands_state(up); });
+    inbox_sub.on_state([self = this](bool up) {
       self->inbox_up = up;
       if (!up) self->state.log.warn("broker-inbox-lost", {{"error", self->inbox_sub.last_error()}});
     });
-    inbox_sub.on_message([self = shared_from_this()](std::string_view, std::string payload) {
+    inbox_sub.on_message([self = this](std::string_view, std::string payload) {
       self->on_envelope(payload);
     });
     inbox_sub.subscribe(inbox(id));
@@ -226,13 +230,13 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
   // --- from the loops ----------------------------------------------------------
 
   void request(const rooms::member& sender, std::string room, proto::client_message message) {
-    asio::post(io, [self = shared_from_this(), sender, room = std::move(room), message = std::move(message)] {
+    asio::post(io, [self = this, sender, room = std::move(room), message = std::move(message)] {
       self->decide(sender, room, message);
     });
   }
 
   void departed(const rooms::member& sender, std::string room) {
-    asio::post(io, [self = shared_from_this(), sender, room = std::move(room)] { self->on_departed(sender, room); });
+    asio::post(io, [self = this, sender, room = std::move(room)] { self->on_departed(sender, room); });
   }
 
   // --- decisions (hub thread) --------------------------------------------------
@@ -265,7 +269,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
     commands.eval(join_script, {room_key(m.room), peers_key(m.room), members_key(id)},
                   {sender.id, id, sender.user, std::to_string(join_us),
                    std::to_string(state.opts.room_capacity), m.room},
-                  [self = shared_from_this(), sender, m, join_us](std::error_code ec, resp::value reply) {
+                  [self = this, sender, m, join_us](std::error_code ec, resp::value reply) {
                     self->joined(sender, m, join_us, ec, reply);
                   });
   }
@@ -511,7 +515,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
     auto& frames = by_loop[home];
     auto* loop = loop_at(home);
     if (!loop) return;
-    loop->post([self = shared_from_this(), loop, sender, frames = std::move(frames), outcome = std::move(outcome)] {
+    loop->post([self = this, loop, sender, frames = std::move(frames), outcome = std::move(outcome)] {
       auto* c = loop->find(sender.handle);
       if (!c || c->state != connection::phase::websocket) {
         // Gone while its join was with Redis: take it out again.
@@ -562,7 +566,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
   // replica): our members are put back, and joins wait one lease.
   void check_epoch() {
     auto fresh = random_hex(16);
-    commands.command({"SET", epoch_key, fresh, "NX"}, [self = shared_from_this(), fresh](std::error_code, resp::value) {
+    commands.command({"SET", epoch_key, fresh, "NX"}, [self = this, fresh](std::error_code, resp::value) {
       self->commands.command({"GET", epoch_key}, [self, fresh](std::error_code ec, resp::value v) {
         if (ec || !v.is_string()) return;
         bool lost = self->epoch && *self->epoch != v.text;
@@ -578,7 +582,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
 
   void register_instance() {
     commands.command({"SET", lease_key(id), id, "PX", std::to_string(lease_ttl.count())},
-                     [self = shared_from_this()](std::error_code ec, resp::value) {
+                     [self = this](std::error_code ec, resp::value) {
                        if (ec) return;
                        self->commands.command({"SADD", instances_key, self->id}, [](std::error_code, resp::value) {});
                        self->reassert_members();
@@ -593,7 +597,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
     for (const auto& [peer, m] : locals)
       commands.eval(reassert_script, {room_key(m.room), peers_key(m.room), members_key(id)},
                     {peer, id, m.who.user, std::to_string(m.join_us), "0", m.room}, [](std::error_code, resp::value) {});
-    commands.command({"SMEMBERS", members_key(id)}, [self = shared_from_this()](std::error_code ec, resp::value v) {
+    commands.command({"SMEMBERS", members_key(id)}, [self = this](std::error_code ec, resp::value v) {
       if (ec || v.what != resp::kind::array) return;
       for (const auto& entry : v.elements) {
         auto nl = entry.text.find('\n');
@@ -609,7 +613,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
 
   void schedule_tick() {
     ticker.expires_after(tick);
-    ticker.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    ticker.async_wait([self = this](const boost::system::error_code& ec) {
       if (ec) return;
       self->on_tick();
       self->schedule_tick();
@@ -625,7 +629,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
 
   void renew_lease() {
     commands.eval(renew_script, {lease_key(id), instances_key}, {id, std::to_string(lease_ttl.count())},
-                  [self = shared_from_this()](std::error_code ec, resp::value v) {
+                  [self = this](std::error_code ec, resp::value v) {
                     if (ec || v.what != resp::kind::integer) return;
                     if (v.integer == 1) {
                       self->lease_held = true;
@@ -655,7 +659,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
   }
 
   void sweep_expired() {
-    commands.command({"SMEMBERS", instances_key}, [self = shared_from_this()](std::error_code ec, resp::value v) {
+    commands.command({"SMEMBERS", instances_key}, [self = this](std::error_code ec, resp::value v) {
       if (ec || v.what != resp::kind::array) return;
       std::vector<std::string> live;
       for (const auto& i : v.elements) live.push_back(i.text);
@@ -711,7 +715,7 @@ struct redis_hub::impl : std::enable_shared_from_this<impl> {
 redis_hub::redis_hub(server_state& state, const std::string& url) {
   auto where = redis::parse_url(url);
   if (!where) throw std::invalid_argument("--redis: " + where.error());
-  impl_ = std::make_shared<impl>(state, std::move(where.value()));
+  impl_ = std::make_unique<impl>(state, std::move(where.value()));
 }
 
 redis_hub::~redis_hub() { stop(); }

@@ -60,7 +60,7 @@ class redis_hub final : public hub {
 
  private:
   struct impl;
-  std::shared_ptr<impl> impl_;
+  std::unique_ptr<impl> impl_;
 };
 
 }  // namespace sigkit::server
