@@ -485,3 +485,20 @@ TEST_CASE("capacity search: the highest rate that held, and the curve", "[sigben
   CHECK(r.out.find("held up to 150/s") != std::string::npos);
   std::filesystem::remove(report);
 }
+
+TEST_CASE("on GitHub Actions the Markdown summary is appended to the step summary", "[sigbench][ci]") {
+  sigserve_process server;
+  auto summary = temp_path("step-summary.md");
+  std::ofstream(summary) << "earlier step\n";
+  setenv("GITHUB_STEP_SUMMARY", summary.c_str(), 1);
+  auto r = sigbench({"--url", server.ws_url(), "--peers", "20", "--late-bound", "5s"});
+  unsetenv("GITHUB_STEP_SUMMARY");
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  std::ifstream in(summary);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  CHECK(text.rfind("earlier step\n", 0) == 0);
+  CHECK(text.find("PASSED") != std::string::npos);
+  CHECK(text.find("| join |") != std::string::npos);
+  std::filesystem::remove(summary);
+}
