@@ -270,3 +270,51 @@ TEST_CASE("sigbench across two instances: every room split over both, nothing lo
   CHECK(r.out.find("relay_cross") != std::string::npos);
   CHECK(sigkit::test::metric(sigkit::test::metrics_text(a_server.port()), "sigserve_cluster_sequence_gaps_total") == 0);
 }
+
+TEST_CASE("room history across instances, and after the room empties", "[cluster][history]") {
+  redis_process redis;
+  auto a_server = instance(redis, {"--room-history", "3", "--room-capacity", "3"});
+  auto b_server = instance(redis, {"--room-history", "3", "--room-capacity", "3"});
+  wait_ready(a_server);
+  wait_ready(b_server);
+  blocking_connection a, b;
+  connect(a, a_server);
+  connect(b, b_server);
+  REQUIRE(a.join("chat").ok());
+  REQUIRE(b.join("chat").ok());
+  expect(a, message_kind::peer_joined);
+  for (int i = 1; i <= 4; ++i) {
+    (i % 2 ? a : b).send(json{{"type", "message"}, {"text", std::to_string(i)}});
+    expect(i % 2 ? b : a, message_kind::relay);
+  }
+  auto texts = [](const json& history) {
+    std::vector<std::string> out;
+    for (const auto& entry : history) out.push_back(entry["text"]);
+    return out;
+  };
+  // A joiner on either instance gets what both said, oldest first.
+  blocking_connection c;
+  connect(c, b_server);
+  auto joined = c.join("chat");
+  REQUIRE(joined.ok());
+  CHECK(texts(joined->body["history"]) == std::vector<std::string>{"2", "3", "4"});
+  // Everyone leaves; the history outlives the room (--room-history-ttl).
+  for (auto* member : {&a, &b, &c}) member->send(json{{"type", "leave"}});
+  // c hears the others go (peer-left) before its own left, or after.
+  for (auto m = c.receive(3s); m.ok() && m->kind != message_kind::left; m = c.receive(3s)) {
+    CHECK(m->kind == message_kind::peer_left);
+  }
+  blocking_connection d;
+  connect(d, a_server);
+  for (int i = 0; i < 20; ++i) {  // the leaves reach Redis a moment later
+    auto back = d.join("chat");
+    REQUIRE(back.ok());
+    if (back->body["peers"].empty()) {
+      CHECK(texts(back->body["history"]) == std::vector<std::string>{"2", "3", "4"});
+      break;
+    }
+    d.send(json{{"type", "leave"}});
+    expect(d, message_kind::left);
+    std::this_thread::sleep_for(50ms);
+  }
+}

@@ -652,3 +652,26 @@ TEST_CASE("every welcome carries the ICE servers, with TURN credentials minted f
   auto garbage = run_command({bin, "--turn-uri", "http://example.org", "--turn-secret", "x"});
   CHECK(garbage.status == 2);
 }
+
+TEST_CASE("room history: a late joiner gets the room's last broadcast messages", "[sigserve][history]") {
+  sigserve_process s({"--room-history", "2", "--room-capacity", "3"});
+  blocking_connection a, b, c;
+  connect(a, s);
+  connect(b, s);
+  REQUIRE(a.join("chat").ok());
+  REQUIRE(b.join("chat").ok());
+  expect(a, message_kind::peer_joined);
+  for (int i = 1; i <= 3; ++i) {
+    a.send(json{{"type", "message"}, {"text", std::to_string(i)}});
+    expect(b, message_kind::relay);
+  }
+  connect(c, s);
+  auto joined = c.join("chat");
+  REQUIRE(joined.ok());
+  const auto& history = joined->body["history"];
+  REQUIRE(history.size() == 2);
+  CHECK(history[0]["text"] == "2");
+  CHECK(history[1]["text"] == "3");
+  CHECK(history[1]["from"] == a.peer());
+  CHECK(history[1]["ts"].is_number_integer());
+}

@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   std::string ping_interval = duration_name(opts.ping_interval), ping_timeout = duration_name(opts.ping_timeout),
               handshake_timeout = duration_name(opts.handshake_timeout),
               write_timeout = duration_name(opts.write_timeout), drain_delay = duration_name(opts.drain_delay),
+              room_history_ttl = duration_name(opts.room_history_ttl),
               drain_timeout = duration_name(opts.drain_timeout), turn_ttl = duration_name(opts.ice.turn_ttl),
               auth_leeway = duration_name(opts.auth_leeway), auth_secret_file, turn_secret_file;
   std::string log_level = "info", log_format = "text", static_dir;
@@ -111,6 +112,12 @@ int main(int argc, char** argv) {
   // --- the protocol --------------------------------------------------------------
   app.add_option("--room-capacity", opts.room_capacity, "Members per room; 0 = unlimited")
       ->check(whole_number(0, 1'000'000));
+  app.add_option("--room-history", opts.room_history,
+                 "Broadcast messages a room keeps and gives every joiner (in joined.history); 0 = none")
+      ->check(whole_number(0, 1'000));
+  app.add_option("--room-history-ttl", room_history_ttl,
+                 "With --redis: how long a room's history outlives its last member")
+      ->check(duration_in(1s, 24h * 7));
   app.add_option("--max-message-bytes", opts.max_message_bytes,
                  "Largest accepted message; larger ones close the connection with 1009")
       ->check(whole_number(64, std::uint64_t{64} << 20));
@@ -235,6 +242,7 @@ int main(int argc, char** argv) {
   opts.handshake_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(handshake_timeout);
   opts.write_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(write_timeout);
   opts.drain_delay = sigkit::cli::duration_of<std::chrono::milliseconds>(drain_delay);
+  opts.room_history_ttl = sigkit::cli::duration_of<std::chrono::milliseconds>(room_history_ttl);
   opts.drain_timeout = sigkit::cli::duration_of<std::chrono::milliseconds>(drain_timeout);
   opts.ice.turn_ttl = sigkit::cli::duration_of<std::chrono::seconds>(turn_ttl);
   opts.auth_leeway = sigkit::cli::duration_of<std::chrono::seconds>(auth_leeway);

@@ -4,8 +4,8 @@
 
 namespace sigkit::server {
 
-local_hub::local_hub(std::size_t room_capacity) {
-  for (auto& s : shards_) s = std::make_unique<shard>(room_capacity);
+local_hub::local_hub(std::size_t room_capacity, std::size_t room_history) {
+  for (auto& s : shards_) s = std::make_unique<shard>(room_capacity, room_history);
 }
 
 local_hub::shard& local_hub::shard_of(std::string_view room) noexcept {

@@ -23,7 +23,7 @@ namespace sigkit::server {
 
 class local_hub final : public hub {
  public:
-  explicit local_hub(std::size_t room_capacity);
+  local_hub(std::size_t room_capacity, std::size_t room_history);
 
   void handle(const rooms::member& sender, std::string_view current_room, const proto::client_message& message,
               hub_sink& sink) override;
@@ -34,7 +34,7 @@ class local_hub final : public hub {
   // 64 shards: two loops hit the same lock at once about 1 time in 64.
   static constexpr std::size_t shard_count = 64;
   struct alignas(64) shard {
-    explicit shard(std::size_t capacity) : registry(capacity) {}
+    shard(std::size_t capacity, std::size_t history) : registry(capacity, history) {}
     std::mutex mutex;
     rooms::room_registry registry;
   };

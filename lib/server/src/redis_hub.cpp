@@ -41,31 +41,41 @@ std::string peers_key(std::string_view room) { return prefix + "room:" + std::st
 std::string members_key(std::string_view instance) { return prefix + "instance:" + std::string(instance) + ":members"; }
 std::string lease_key(std::string_view instance) { return prefix + "lease:" + std::string(instance); }
 std::string inbox(std::string_view instance) { return prefix + "inbox:" + std::string(instance); }
+std::string history_key(std::string_view room) { return prefix + "history:" + std::string(room); }
 const std::string instances_key = prefix + "instances";
 const std::string epoch_key = prefix + "epoch";
 
-// KEYS: room, room's peers, this instance's members. ARGV: peer, instance,
-// user, join time (µs), capacity (0: none), room. The capacity is checked in
-// the same atomic step that adds the member.
+// KEYS: room, room's peers, this instance's members, room's history. ARGV:
+// peer, instance, user, join time (µs), capacity (0: none), room, history
+// kept (0: none). The capacity is checked in the same atomic step that adds
+// the member. Returns {'full'}, or {'ok', n, n peers oldest first, their n
+// "instance\nuser", then the history oldest first}.
 const redis::script join_script(R"lua(
 local capacity = tonumber(ARGV[5])
 if capacity > 0 and redis.call('ZCARD', KEYS[1]) >= capacity then return {'full'} end
-local out = {'ok'}
-for _, peer in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')) do out[#out + 1] = peer end
-local infos = {}
-for i = 2, #out, 2 do infos[#infos + 1] = redis.call('HGET', KEYS[2], out[i]) or '' end
-for _, info in ipairs(infos) do out[#out + 1] = info end
+local peers = redis.call('ZRANGE', KEYS[1], 0, -1)
+local out = {'ok', #peers}
+for _, peer in ipairs(peers) do out[#out + 1] = peer end
+for _, peer in ipairs(peers) do out[#out + 1] = redis.call('HGET', KEYS[2], peer) or '' end
+local keep = tonumber(ARGV[7])
+if keep > 0 then
+  redis.call('PERSIST', KEYS[4])
+  local entries = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', keep)
+  for i = #entries, 1, -1 do out[#out + 1] = entries[i][2][2] end
+end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '\n' .. ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[6] .. '\n' .. ARGV[1])
 return out
 )lua");
 
-// KEYS: room, room's peers, the instance's members. ARGV: peer, room.
+// KEYS: room, room's peers, the instance's members, room's history. ARGV:
+// peer, room, how long the history outlives the room (ms).
 const redis::script leave_script(R"lua(
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[3], ARGV[2] .. '\n' .. ARGV[1])
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('PEXPIRE', KEYS[4], ARGV[3]) end
 return 1
 )lua");
 
@@ -89,7 +99,7 @@ return 0
 )lua");
 
 // KEYS: the instance's lease, its members, the instances. ARGV: instance,
-// key prefix. Removes every member of an instance whose lease expired, and
+// key prefix, how long a history outlives its room (ms). Removes every member of an instance whose lease expired, and
 // the instance; returns room, peer, room, peer, ... of those removed (nothing
 // if the lease is alive after all).
 const redis::script sweep_script(R"lua(
@@ -101,6 +111,9 @@ for _, entry in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     local room, peer = string.sub(entry, 1, at - 1), string.sub(entry, at + 1)
     redis.call('ZREM', ARGV[2] .. 'room:' .. room, peer)
     redis.call('HDEL', ARGV[2] .. 'room:' .. room .. ':peers', peer)
+    if redis.call('ZCARD', ARGV[2] .. 'room:' .. room) == 0 then
+      redis.call('PEXPIRE', ARGV[2] .. 'history:' .. room, ARGV[3])
+    end
     out[#out + 1] = room
     out[#out + 1] = peer
   end
@@ -137,7 +150,8 @@ struct redis_hub::impl {
         id(random_hex(12)),
         commands(io, where, client_options("sigserve-" + id)),
         inbox_sub(io, where, client_options("sigserve-" + id + "-inbox")),
-        ticker(io) {}
+        ticker(io),
+        view(0, s.opts.room_history) {}
 
   static redis::options client_options(std::string name) {
     redis::options o;
@@ -166,7 +180,7 @@ struct redis_hub::impl {
 
   // --- the hub thread's own ------------------------------------------------
 
-  rooms::room_registry view{0};  // capacity is Redis' to enforce
+  rooms::room_registry view;  // capacity is Redis' to enforce
   struct local_member {
     rooms::member who;
     std::string room;
@@ -266,9 +280,9 @@ struct redis_hub::impl {
     if (auto why = joins_refused_because()) return refuse(sender, proto::error_code::unavailable, *why, m);
     auto join_us = wall_us();
     ++joins_pending[m.room];
-    commands.eval(join_script, {room_key(m.room), peers_key(m.room), members_key(id)},
+    commands.eval(join_script, {room_key(m.room), peers_key(m.room), members_key(id), history_key(m.room)},
                   {sender.id, id, sender.user, std::to_string(join_us),
-                   std::to_string(state.opts.room_capacity), m.room},
+                   std::to_string(state.opts.room_capacity), m.room, std::to_string(state.opts.room_history)},
                   [self = this, sender, m, join_us](std::error_code ec, resp::value reply) {
                     self->joined(sender, m, join_us, ec, reply);
                   });
@@ -297,16 +311,22 @@ struct redis_hub::impl {
     }
     if (reply.elements[0].text == "full")
       return refuse(sender, proto::error_code::room_full, "room " + m.room + " is full", m);
-    // ok, peer, score, ..., then one "instance\nuser" per peer.
+    // ok, n, n peers, n "instance\nuser", then the history.
     const auto& e = reply.elements;
-    const std::size_t n = (e.size() - 1) / 3;
+    const std::size_t n = e.size() > 1 && e[1].what == resp::kind::integer ? static_cast<std::size_t>(e[1].integer) : 0;
+    if (e.size() < 2 + 2 * n) return refuse(sender, proto::error_code::unavailable, "the broker's answer was cut", m);
     std::vector<rooms::delivery> out;
     for (std::size_t i = 0; i < n; ++i) {
-      const auto& peer = e[1 + 2 * i].text;
-      const auto& info = e[1 + 2 * n + i].text;
+      const auto& peer = e[2 + i].text;
+      const auto& info = e[2 + n + i].text;
       auto nl = info.find('\n');
       if (nl == std::string::npos || info.compare(0, nl, id) == 0) continue;  // ours: known already
       add_replica(info.substr(0, nl), peer, info.substr(nl + 1), m.room, out);
+    }
+    if (state.opts.room_history > 0) {
+      std::vector<std::string> history;
+      for (std::size_t i = 2 + 2 * n; i < e.size(); ++i) history.push_back(e[i].text);
+      view.set_history(m.room, std::move(history));
     }
     auto outcome = view.handle(sender, "", m);
     locals[sender.id] = {sender, m.room, join_us};
@@ -354,7 +374,8 @@ struct redis_hub::impl {
     notice.room = room;
     notice.peer = sender.id;
     for (const auto& instance : others) publish(instance, notice);
-    commands.eval(leave_script, {room_key(room), peers_key(room), members_key(id)}, {sender.id, room},
+    commands.eval(leave_script, {room_key(room), peers_key(room), members_key(id), history_key(room)},
+                  {sender.id, room, std::to_string(state.opts.room_history_ttl.count())},
                   [](std::error_code, resp::value) {});  // if lost, the reconciliation on reconnect removes it
     if (--locals_in_room[room] == 0) {
       locals_in_room.erase(room);
@@ -390,6 +411,10 @@ struct redis_hub::impl {
     if (!remote.empty() && !commands_up)
       return refuse(sender, proto::error_code::unavailable,
                     "members of this room are on other instances and the broker cannot be reached", m);
+    if (outcome.kept)
+      commands.command({"XADD", history_key(room), "MAXLEN", "~", std::to_string(state.opts.room_history), "*", "e",
+                        *outcome.kept},
+                       [](std::error_code, resp::value) {});
     outcome.deliveries = std::move(out);
     settle_with(sender, std::move(outcome));
     for (auto& [instance, what] : remote) {
@@ -605,7 +630,9 @@ struct redis_hub::impl {
         auto room = entry.text.substr(0, nl), peer = entry.text.substr(nl + 1);
         auto it = self->locals.find(peer);
         if (it == self->locals.end() || it->second.room != room)
-          self->commands.eval(leave_script, {room_key(room), peers_key(room), members_key(self->id)}, {peer, room},
+          self->commands.eval(leave_script,
+                              {room_key(room), peers_key(room), members_key(self->id), history_key(room)},
+                              {peer, room, std::to_string(self->state.opts.room_history_ttl.count())},
                               [](std::error_code, resp::value) {});
       }
     });
@@ -665,7 +692,8 @@ struct redis_hub::impl {
       for (const auto& i : v.elements) live.push_back(i.text);
       for (const auto& other : live) {
         if (other == self->id) continue;
-        self->commands.eval(sweep_script, {lease_key(other), members_key(other), instances_key}, {other, prefix},
+        self->commands.eval(sweep_script, {lease_key(other), members_key(other), instances_key},
+                            {other, prefix, std::to_string(self->state.opts.room_history_ttl.count())},
                             [self, other, live](std::error_code ec2, resp::value removed) {
                               if (ec2 || removed.what != resp::kind::array || removed.elements.empty()) return;
                               self->on_swept(other, removed, live);

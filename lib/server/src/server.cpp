@@ -29,7 +29,7 @@ server_state::server_state(const options& o, logger& l)
       joins{o.join_rate, o.join_burst},
       addresses(o.max_connections_per_ip, {o.connection_rate_per_ip, o.connection_burst_per_ip}),
       files(o.static_dir, o.static_max_bytes) {
-  if (o.redis_url.empty()) rooms = std::make_unique<local_hub>(o.room_capacity);
+  if (o.redis_url.empty()) rooms = std::make_unique<local_hub>(o.room_capacity, o.room_history);
   else rooms = std::make_unique<redis_hub>(*this, o.redis_url);
 }
 

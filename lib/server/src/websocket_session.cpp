@@ -158,6 +158,7 @@ void websocket_session::open(event_loop& loop, connection& c, std::string_view a
     c.grant->expiry_tick = expiry_tick(loop, c.grant->claims.exp);
   }
   if (!ice_servers.empty()) additions.features.push_back("ice-servers");
+  if (st.opts.room_history > 0) additions.features.push_back("history");
   if (!st.opts.redis_url.empty()) additions.features.push_back("cluster");
   additions.ice_servers_json = ice_servers;
   auto welcome = proto::encode_welcome(c.peer, st.opts.server_name,

@@ -19,7 +19,8 @@ proto::client_message msg(const json& j) {
 // The registry with the part a server adds around it: every peer's own
 // record of its room, kept from the outcomes as a connection keeps it.
 struct lobby {
-  explicit lobby(std::size_t capacity) : registry(capacity) {}
+  explicit lobby(std::size_t capacity, std::size_t history = 0, rooms::room_registry::clock_ms clock = nullptr)
+      : registry(capacity, history, clock) {}
 
   rooms::member who(const std::string& name) {
     auto [it, added] = handles.try_emplace(name, handles.size() + 1);
@@ -232,4 +233,47 @@ TEST_CASE("with users (auth on), joined names each member's user and peer-joined
   CHECK(joined["users"] == json{{"A", "alice"}});
   auto notice = json::parse(*second.deliveries[1].frame);
   CHECK(notice["user"] == "bob");
+}
+
+namespace {
+std::int64_t fixed_clock() { return 1764590000123; }
+}  // namespace
+
+TEST_CASE("room history: a joiner gets the last N broadcast messages, oldest first, as their receivers got them") {
+  lobby l(0, 2, fixed_clock);
+  l.join("a", "chat");
+  l.join("b", "chat");
+  for (int i = 1; i <= 3; ++i) l.handle("a", {{"type", "message"}, {"text", "hi " + std::to_string(i)}});
+  // Addressed relays and other types are not kept.
+  l.handle("a", {{"type", "message"}, {"to", "b"}, {"text", "private"}});
+  l.handle("a", {{"type", "offer"}, {"sdp", "v=0"}});
+  auto joined = l.sent(l.join("c", "chat")).front().second;
+  REQUIRE(joined["type"] == "joined");
+  REQUIRE(joined["history"].size() == 2);
+  CHECK(joined["history"][0] == json({{"ts", 1764590000123}, {"from", "a"}, {"type", "message"}, {"text", "hi 2"}}));
+  CHECK(joined["history"][1]["text"] == "hi 3");
+  // The room is gone once empty, and its history with it.
+  for (const char* p : {"a", "b", "c"}) l.disconnect(p);
+  auto fresh = l.sent(l.join("d", "chat")).front().second;
+  CHECK(fresh["history"] == json::array());
+}
+
+TEST_CASE("without room history joined has no history member, and a relay keeps nothing") {
+  lobby l(0);
+  l.join("a", "chat");
+  l.join("b", "chat");
+  auto relayed = l.handle("a", {{"type", "message"}, {"text", "x"}});
+  CHECK_FALSE(relayed.kept);
+  CHECK_FALSE(l.sent(l.join("c", "chat")).front().second.contains("history"));
+}
+
+TEST_CASE("a history from elsewhere replaces what the registry kept, trimmed to N") {
+  lobby l(0, 2, fixed_clock);
+  l.join("a", "chat");
+  l.registry.set_history("chat", {R"({"ts":1,"from":"z","type":"message","n":1})", R"({"ts":2,"from":"z","type":"message","n":2})",
+                                  R"({"ts":3,"from":"z","type":"message","n":3})"});
+  auto joined = l.sent(l.join("b", "chat")).front().second;
+  REQUIRE(joined["history"].size() == 2);
+  CHECK(joined["history"][0]["n"] == 2);
+  CHECK(joined["history"][1]["n"] == 3);
 }

@@ -196,7 +196,8 @@ std::string encode_joined(std::string_view room, std::string_view peer, std::spa
 }
 
 std::string encode_joined(std::string_view room, std::string_view peer, std::span<const std::string> peers,
-                          std::span<const std::string> users, std::string_view rid_json) {
+                          std::span<const std::string> users, std::string_view rid_json,
+                          std::optional<std::span<const std::string>> history) {
   std::string list = "[";
   for (const auto& other : peers) {
     if (list.size() > 1) list += ',';
@@ -214,6 +215,14 @@ std::string encode_joined(std::string_view room, std::string_view peer, std::spa
       out += json_string(peers[i]) + ":" + json_string(users[i]);
     }
     out += '}';
+  }
+  if (history) {
+    out += ",\"history\":[";
+    for (std::size_t i = 0; i < history->size(); ++i) {
+      if (i) out += ',';
+      out += (*history)[i];
+    }
+    out += ']';
   }
   out += '}';
   return with_rid(std::move(out), rid_json);

@@ -1,5 +1,7 @@
 #include "sigkit/rooms/room_registry.hpp"
 
+#include <chrono>
+
 #include <algorithm>
 
 namespace sigkit::rooms {
@@ -38,7 +40,23 @@ std::optional<outcome> answer_without_rooms(const member& sender, std::string_vi
                 std::string(proto::to_string(message.type)) + " needs a room; join one first", message.rid_json);
 }
 
-room_registry::room_registry(std::size_t capacity) : capacity_(capacity) {}
+namespace {
+std::int64_t system_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+room_registry::room_registry(std::size_t capacity, std::size_t history, clock_ms clock)
+    : capacity_(capacity), history_(history), clock_(clock ? clock : system_ms) {}
+
+void room_registry::set_history(std::string_view room, std::vector<std::string> entries) {
+  if (history_ == 0) return;
+  if (entries.size() > history_) entries.erase(entries.begin(), entries.end() - static_cast<std::ptrdiff_t>(history_));
+  auto it = kept_.find(room);
+  if (it == kept_.end()) kept_.emplace(std::string(room), std::move(entries));
+  else it->second = std::move(entries);
+}
 
 outcome room_registry::handle(const member& sender, std::string_view current_room,
                               const proto::client_message& message) {
@@ -75,7 +93,14 @@ outcome room_registry::join(const member& sender, const proto::client_message& m
   // The joiner's `joined` goes out before anything from the others, and the
   // others get `peer-joined` before anything from the joiner: both hold
   // because this decision is applied whole before the next one.
-  result.deliveries.push_back({sender.handle, frame(proto::encode_joined(message.room, sender.id, ids, users, message.rid_json))});
+  std::span<const std::string> history;
+  std::optional<std::span<const std::string>> with_history;
+  if (history_ > 0) {
+    if (auto kept = kept_.find(message.room); kept != kept_.end()) history = kept->second;
+    with_history = history;
+  }
+  result.deliveries.push_back(
+      {sender.handle, frame(proto::encode_joined(message.room, sender.id, ids, users, message.rid_json, with_history))});
   if (!members.empty()) {
     auto notice = frame(proto::encode_peer_joined(message.room, sender.id, sender.user));
     for (const auto& m : members) result.deliveries.push_back({m.handle, notice});
@@ -119,6 +144,14 @@ outcome room_registry::relay(const member& sender, std::string_view room, const 
   for (const auto& m : members)
     if (m.handle != sender.handle) result.deliveries.push_back({m.handle, relayed});
   result.relayed = message.type;
+  if (history_ > 0 && message.type == proto::message_type::message) {
+    // The relayed object as its receivers got it, stamped first: {"ts":..,"from":..,...}.
+    std::string entry = "{\"ts\":" + std::to_string(clock_()) + "," + relayed->substr(1);
+    auto& kept = kept_[std::string(room)];
+    if (kept.size() == history_) kept.erase(kept.begin());
+    kept.push_back(entry);
+    result.kept = std::move(entry);
+  }
   return result;
 }
 
@@ -142,8 +175,9 @@ std::optional<std::vector<member>> room_registry::remove(const member& sender, s
   if (at == members.end()) return std::nullopt;
   members.erase(at);
   std::vector<member> remaining = members;
-  if (members.empty()) {  // a room with no members ceases to exist
+  if (members.empty()) {  // a room with no members ceases to exist, and its history with it
     rooms_.erase(it);
+    if (auto kept = kept_.find(room); kept != kept_.end()) kept_.erase(kept);
     rooms_delta = -1;
   }
   return remaining;

@@ -95,8 +95,11 @@ std::string encode_joined(std::string_view room, std::string_view peer,
 std::string encode_peer_joined(std::string_view room, std::string_view peer, std::string_view user = {});
 // With auth on, `joined` names each listed peer's user (1.1): users[i] is
 // peers[i]'s; an empty span (or all users empty) leaves `users` out.
+// With room history on (1.1), `history` lists the kept relays, each a JSON
+// object as kept, oldest first (`"history":[]` when there are none).
 std::string encode_joined(std::string_view room, std::string_view peer, std::span<const std::string> peers,
-                          std::span<const std::string> users, std::string_view rid_json);
+                          std::span<const std::string> users, std::string_view rid_json,
+                          std::optional<std::span<const std::string>> history = std::nullopt);
 std::string encode_refreshed(std::int64_t exp, std::string_view rid_json);
 std::string encode_left(std::string_view room, std::string_view rid_json);
 std::string encode_peer_left(std::string_view room, std::string_view peer);

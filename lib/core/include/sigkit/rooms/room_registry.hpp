@@ -44,6 +44,7 @@ struct outcome {
   std::optional<std::string> joined;       // the room the sender has just joined
   bool left = false;                       // the sender is no longer in its room
   std::optional<proto::message_type> relayed;  // a relay that reached its receivers
+  std::optional<std::string> kept;         // room history: the entry this relay added (with `from` and `ts`)
   int rooms_delta = 0;                     // +1 a room was created, -1 one ceased to exist
 };
 
@@ -59,8 +60,12 @@ std::optional<outcome> answer_without_rooms(const member& sender, std::string_vi
 
 class room_registry {
  public:
-  // capacity 0 means rooms of any size.
-  explicit room_registry(std::size_t capacity);
+  // capacity 0 means rooms of any size. With history > 0 each room keeps
+  // its last `history` broadcast `message` relays (protocol 1.1, "Room
+  // history"), stamped with `clock()` (ms since the epoch), for as long as
+  // it has members, and every `joined` carries them.
+  using clock_ms = std::int64_t (*)();
+  explicit room_registry(std::size_t capacity, std::size_t history = 0, clock_ms clock = nullptr);
 
   // Applies one message from `sender`, who is in `current_room` (empty for
   // none) of this registry.
@@ -71,6 +76,9 @@ class room_registry {
   outcome disconnect(const member& sender, std::string_view current_room);
 
   std::size_t room_count() const noexcept { return rooms_.size(); }
+  // A room's history as another source has it (a broker shared by several
+  // instances), oldest first: it replaces what this registry kept.
+  void set_history(std::string_view room, std::vector<std::string> entries);
   std::size_t capacity() const noexcept { return capacity_; }
   // Members of a room, oldest first; empty if the room does not exist.
   std::vector<member> members(std::string_view room) const;
@@ -89,7 +97,10 @@ class room_registry {
   std::optional<std::vector<member>> remove(const member& sender, std::string_view room, int& rooms_delta);
 
   std::size_t capacity_;
+  std::size_t history_;
+  clock_ms clock_;
   room_map rooms_;  // members oldest first
+  std::unordered_map<std::string, std::vector<std::string>, string_hash, std::equal_to<>> kept_;  // oldest first
 };
 
 }  // namespace sigkit::rooms

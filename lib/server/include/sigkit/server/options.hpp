@@ -31,6 +31,8 @@ struct options {
 
   // --- the protocol ----------------------------------------------------------
   std::size_t room_capacity = 2;                    // members per room, 0 = unlimited
+  std::size_t room_history = 0;                     // broadcast messages a room keeps for joiners, 0 = none
+  std::chrono::milliseconds room_history_ttl{600'000};  // with --redis: kept this long after the room empties
   std::size_t max_message_bytes = 64 * 1024;        // larger messages close with 1009
   std::chrono::milliseconds ping_interval{25'000};  // WebSocket pings; 0 sends none (the timeout still holds)
   std::chrono::milliseconds ping_timeout{60'000};   // silence before a connection is dropped
