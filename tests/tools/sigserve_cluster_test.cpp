@@ -180,6 +180,10 @@ TEST_CASE("while Redis is down joins get unavailable and readyz says 503; afterw
   REQUIRE(ready(a_server));
   a.send(json{{"type", "offer"}, {"to", b.peer()}, {"sdp", "after"}});
   CHECK(expect(b, message_kind::relay).body["sdp"] == "after");
+  // The client that was told unavailable tries again, and gets in.
+  auto retried = lone.join("new");
+  REQUIRE(retried.ok());
+  CHECK(retried->kind == message_kind::joined);
   blocking_connection third;
   connect(third, b_server);
   auto refused = third.join("shared");
