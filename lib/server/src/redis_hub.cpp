@@ -424,7 +424,15 @@ struct redis_hub::impl {
       e.peer = sender.id;
       e.receivers = std::move(what.first);
       e.frame = *what.second;
-      publish(instance, e);
+      // The sender learns of a relay that reached nobody, as it would of one
+      // refused here: it may send it again.
+      publish(instance, e, [this, sender, rid = m.rid_json] {
+        ++unavailable;
+        std::vector<rooms::delivery> told{{sender.handle, std::make_shared<const std::string>(proto::encode_error(
+                                                              proto::error_code::unavailable,
+                                                              "the instance of its receiver could not be reached", rid))}};
+        post_deliveries(told);
+      });
       ++relays_out;
     }
   }
@@ -519,11 +527,17 @@ struct redis_hub::impl {
       if (!(d.to & replica_bit)) to.push_back(std::move(d));
   }
 
-  void publish(const std::string& instance, envelope e) {
+  // `undelivered` runs when the envelope certainly reached nobody: the
+  // command failed, or Redis counted no subscriber on that inbox (its
+  // instance is reconnecting; pub/sub would drop it without a word).
+  void publish(const std::string& instance, envelope e, std::function<void()> undelivered = {}) {
     e.from = id;
     e.seq = ++sent_to[instance];
     e.sent_us = wall_us();
-    commands.command({"PUBLISH", inbox(instance), cluster::encode(e)}, [](std::error_code, resp::value) {});
+    commands.command({"PUBLISH", inbox(instance), cluster::encode(e)},
+                     [undelivered = std::move(undelivered)](std::error_code ec, resp::value v) {
+                       if (undelivered && (ec || (v.what == resp::kind::integer && v.integer == 0))) undelivered();
+                     });
   }
 
   // --- to the loops ------------------------------------------------------------
