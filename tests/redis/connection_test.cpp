@@ -16,11 +16,14 @@
 #include "sigkit/redis/error.hpp"
 #include "sigkit/redis/script.hpp"
 #include "sigkit/resp/value.hpp"
+#include "quick_client.hpp"
 #include "support/redis_process.hpp"
 
 using namespace std::chrono_literals;
 using sigkit::redis::errc;
 using sigkit::resp::value;
+using sigkit::test::endpoint_of;
+using sigkit::test::quick;
 using sigkit::test::redis_process;
 using sigkit::test::run_until;
 using sigkit::test::scripted_server;
@@ -30,23 +33,6 @@ namespace {
 namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 
-// Small enough that every failure is seen in a fraction of a second.
-sigkit::redis::options quick() {
-  sigkit::redis::options o;
-  o.connect_timeout = 500ms;
-  o.command_timeout = 300ms;
-  o.backoff_initial = 20ms;
-  o.backoff_max = 200ms;
-  o.idle_ping = 0ms;  // the tests that want it set it
-  return o;
-}
-
-sigkit::redis::endpoint endpoint_of(const std::string& url) {
-  auto e = sigkit::redis::parse_url(url);
-  INFO(url);
-  REQUIRE(e);
-  return e.value();
-}
 
 struct outcome {
   bool done = false;

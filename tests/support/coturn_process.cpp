@@ -1,5 +1,7 @@
 #include "coturn_process.hpp"
 
+#include "child_process.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -32,19 +34,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using clock = std::chrono::steady_clock;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string make_temp_dir(const char* prefix) {
-  std::string tmpl = (fs::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
-  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  return tmpl;
-}
 
 sockaddr_in loopback(const char* ip, std::uint16_t port) {
   sockaddr_in a{};
@@ -99,13 +88,6 @@ bool accepts_tcp(const char* ip, std::uint16_t port) {
   const bool ok = connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0;
   close(fd);
   return ok;
-}
-
-std::vector<char*> c_args(std::vector<std::string>& args) {
-  std::vector<char*> out;
-  for (auto& a : args) out.push_back(a.data());
-  out.push_back(nullptr);
-  return out;
 }
 
 std::optional<int> wait_for(pid_t pid, clock::time_point deadline) {

@@ -1,5 +1,7 @@
 #include "nginx_process.hpp"
 
+#include "child_process.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -29,43 +31,12 @@ namespace {
 namespace fs = std::filesystem;
 using clock = std::chrono::steady_clock;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 sockaddr_in loopback(std::uint16_t port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return a;
-}
-
-std::uint16_t ephemeral_low() {
-  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
-  unsigned low = 0;
-  if (in >> low && low > 21000 && low <= 65535) return static_cast<std::uint16_t>(low);
-  return 32768;
-}
-
-// Free on 127.0.0.1 now, and below the ephemeral range, so that none of the
-// test's own outgoing connections can be handed this port in the meantime.
-std::uint16_t free_port() {
-  static std::mt19937 random(std::random_device{}());
-  std::uniform_int_distribution<unsigned> pick(20000, ephemeral_low() - 1u);
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const auto port = static_cast<std::uint16_t>(pick(random));
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) break;
-    const auto a = loopback(port);
-    const bool free = ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    if (free) return port;
-  }
-  throw std::runtime_error("no free loopback port for nginx");
 }
 
 bool accepts(std::uint16_t port) {
@@ -193,7 +164,7 @@ nginx_process::nginx_process(const std::vector<std::uint16_t>& upstream_ports, s
     // A port free when picked may be taken before nginx binds it: then nginx
     // fails (after its own retries), and another port is tried.
     for (int attempt = 0; attempt < 5; ++attempt) {
-      port_ = free_port();
+      port_ = free_loopback_port();
       write_file(dir_ + "/sigserve.conf", adapt_nginx_site(site_, port_, upstream_ports_));
       spawn();
       if (wait_ready()) return;

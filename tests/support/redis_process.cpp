@@ -23,6 +23,7 @@
 
 #include <boost/asio/write.hpp>
 
+#include "child_process.hpp"
 #include "sigkit/resp/reader.hpp"
 #include "sigkit/resp/writer.hpp"
 
@@ -35,53 +36,12 @@ namespace {
 namespace fs = std::filesystem;
 using clock = std::chrono::steady_clock;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 sockaddr_in loopback(std::uint16_t port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return a;
-}
-
-// The lowest port of Linux's ephemeral range, which the kernel picks local
-// ports of outgoing connections from.
-std::uint16_t ephemeral_low() {
-  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
-  unsigned low = 0;
-  if (in >> low && low > 21000 && low <= 65535) return static_cast<std::uint16_t>(low);
-  return 32768;
-}
-
-// A port free on 127.0.0.1 now, below the ephemeral range: a client that
-// keeps reconnecting to a stopped server's port in that range may be given
-// that very port as its own local one, and TCP's simultaneous open then
-// connects the socket to itself, and the restarted server cannot bind.
-std::uint16_t free_port() {
-  static std::mt19937 random(std::random_device{}());
-  std::uniform_int_distribution<unsigned> pick(20000, ephemeral_low() - 1u);
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const auto port = static_cast<std::uint16_t>(pick(random));
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) break;
-    const auto a = loopback(port);
-    const bool free = ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    if (free) return port;
-  }
-  throw std::runtime_error("no free loopback port for redis-server");
-}
-
-std::string make_temp_dir() {
-  std::string tmpl = (fs::temp_directory_path() / "sigkit-redis-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  return tmpl;
 }
 
 // RFC 3986 §2.1: every byte but the unreserved ones as %XX.
@@ -172,25 +132,18 @@ std::string exchange(std::uint16_t port, const std::vector<std::vector<std::stri
   }
 }
 
-std::vector<char*> c_args(std::vector<std::string>& args) {
-  std::vector<char*> out;
-  for (auto& a : args) out.push_back(a.data());
-  out.push_back(nullptr);
-  return out;
-}
-
 }  // namespace
 
 redis_process::redis_process(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
   for (std::size_t i = 0; i + 1 < extra_args_.size(); ++i)
     if (extra_args_[i] == "--requirepass") password_ = extra_args_[i + 1];
-  dir_ = make_temp_dir();
+  dir_ = make_temp_dir("sigkit-redis");
   std::string text;
   try {
     // The port is free when picked but may be taken before Redis binds it:
     // then Redis exits at once, and another port is tried.
     for (int attempt = 0; attempt < 5; ++attempt) {
-      port_ = free_port();
+      port_ = free_loopback_port();
       spawn();
       if (wait_ready()) return;
       if (log().find("Address already in use") == std::string::npos) break;

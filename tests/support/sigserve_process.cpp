@@ -1,5 +1,7 @@
 #include "sigserve_process.hpp"
 
+#include "child_process.hpp"
+
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -20,20 +22,6 @@ extern char** environ;
 
 namespace sigkit::test {
 namespace {
-
-std::vector<char*> c_args(std::vector<std::string>& args) {
-  std::vector<char*> out;
-  for (auto& a : args) out.push_back(a.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 }  // namespace
 

@@ -25,7 +25,6 @@
 namespace sigkit::bench_engine {
 namespace {
 
-constexpr std::size_t chunk_size = 1024;  // peers per allocation
 constexpr std::size_t read_buffer_size = 64 * 1024;
 constexpr std::size_t max_events = 256;
 constexpr std::size_t max_response_head = 16 * 1024;
@@ -104,11 +103,10 @@ generator_loop::generator_loop(shared_run& run, unsigned index, unsigned threads
 }
 
 generator_loop::~generator_loop() {
-  for (auto& chunk : chunks_)
-    for (std::size_t i = 0; i < chunk_size; ++i) {
-      if (chunk[i].tls) SSL_free(chunk[i].tls);
-      if (chunk[i].fd >= 0) ::close(chunk[i].fd);
-    }
+  peers_.for_each([](peer& p) {
+    if (p.tls) SSL_free(p.tls);
+    if (p.fd >= 0) ::close(p.fd);
+  });
   ::close(wake_fd_);
   ::close(epoll_fd_);
 }
@@ -149,9 +147,9 @@ void generator_loop::run() {
       guarded(p, [&] { on_deadline(p); });
     });
     if (stopping_ && now_ns_ >= stop_deadline_ns_ && live_ > 0) {
-      for (auto& chunk : chunks_)
-        for (std::size_t i = 0; i < chunk_size; ++i)
-          if (chunk[i].state != peer::phase::free) close_peer(chunk[i]);
+      peers_.for_each([this](peer& p) {
+        if (p.state != peer::phase::free) close_peer(p);
+      });
     }
     end_pass();
     if (now_ns_ - last_snapshot_ns >= 250'000'000) {
@@ -237,24 +235,12 @@ void generator_loop::start_due(clock::time_point now) {
 
 // --- peers ----------------------------------------------------------------------------
 
-peer& generator_loop::allocate() {
-  if (free_slots_.empty()) {
-    auto base = static_cast<std::uint32_t>(chunks_.size() * chunk_size);
-    chunks_.push_back(std::make_unique<peer[]>(chunk_size));
-    for (std::size_t i = chunk_size; i-- > 0;) {
-      chunks_.back()[i].slot = base + static_cast<std::uint32_t>(i);
-      free_slots_.push_back(base + static_cast<std::uint32_t>(i));
-    }
-  }
-  auto slot = free_slots_.back();
-  free_slots_.pop_back();
-  return chunks_[slot / chunk_size][slot % chunk_size];
-}
+peer& generator_loop::allocate() { return peers_.allocate(); }
 
 peer* generator_loop::find(handle h) noexcept {
   auto slot = static_cast<std::uint32_t>(h);
-  if (h == 0 || slot / chunk_size >= chunks_.size()) return nullptr;
-  auto& p = chunks_[slot / chunk_size][slot % chunk_size];
+  if (h == 0 || !peers_.holds(slot)) return nullptr;
+  auto& p = peers_[slot];
   if (p.state == peer::phase::free || p.generation != static_cast<std::uint32_t>(h >> 32)) return nullptr;
   return &p;
 }
@@ -675,7 +661,7 @@ void generator_loop::close_peer(peer& p) {
   p.accept.reset();
   std::vector<handle>().swap(p.older);
   ++p.generation;  // handles to it now miss
-  free_slots_.push_back(p.slot);
+  peers_.release(p);
   --live_;
   if (r.ended == room_size_) rooms_.erase(room_number);
   if (run_.schedule.model() == bench::load_model::closed) {

@@ -24,6 +24,7 @@
 #include "shared_run.hpp"
 #include "sigkit/bench/schedule.hpp"
 #include "sigkit/metrics/histogram.hpp"
+#include "sigkit/slot_table.hpp"
 #include "sigkit/timer_wheel.hpp"
 #include "sigkit/websocket/reader.hpp"
 
@@ -163,8 +164,7 @@ class generator_loop {
   std::unique_ptr<char[]> read_buffer_;
   std::vector<epoll_event> events_;
 
-  std::vector<std::unique_ptr<peer[]>> chunks_;
-  std::vector<std::uint32_t> free_slots_;
+  slot_table<peer> peers_;
   std::size_t live_ = 0;
   std::vector<handle> dirty_;
 

@@ -26,7 +26,6 @@ constexpr std::uint64_t slot_mask = (std::uint64_t{1} << slot_bits) - 1;
 constexpr std::uint64_t generation_mask = (std::uint64_t{1} << generation_bits) - 1;
 constexpr std::uint64_t listener_tag = std::uint64_t{1} << 63;  // epoll data of a listening socket
 
-constexpr std::size_t chunk_size = 1024;          // connections per allocation
 constexpr std::size_t read_buffer_size = 64 * 1024;
 constexpr std::size_t max_events = 256;           // per epoll_wait
 constexpr int reads_per_pass = 8;                 // then the connection waits its turn
@@ -67,9 +66,9 @@ event_loop::event_loop(server_state& state, unsigned index)
 }
 
 event_loop::~event_loop() {
-  for (auto& chunk : chunks_)
-    for (std::size_t i = 0; i < chunk_size; ++i)
-      if (chunk[i].fd >= 0) ::close(chunk[i].fd);
+  connections_.for_each([](connection& c) {
+    if (c.fd >= 0) ::close(c.fd);
+  });
   for (auto& l : listeners_) ::close(l.fd);
   boost::system::error_code ignored;
   epoll_watch_.close(ignored);  // closes epoll_fd_
@@ -113,8 +112,8 @@ rooms::member_handle event_loop::handle_of(const connection& c) const noexcept {
 
 connection* event_loop::find(rooms::member_handle h) noexcept {
   auto slot = static_cast<std::uint32_t>(h & slot_mask);
-  if ((h >> (slot_bits + generation_bits)) != index_ || slot / chunk_size >= chunks_.size()) return nullptr;
-  auto& c = chunks_[slot / chunk_size][slot % chunk_size];
+  if ((h >> (slot_bits + generation_bits)) != index_ || !connections_.holds(slot)) return nullptr;
+  auto& c = connections_[slot];
   if (c.state == connection::phase::free || (c.generation & generation_mask) != ((h >> slot_bits) & generation_mask))
     return nullptr;
   return &c;
@@ -171,7 +170,7 @@ void event_loop::on_ready() {
       continue;
     }
     auto slot = static_cast<std::uint32_t>(key & slot_mask);
-    auto& c = chunks_[slot / chunk_size][slot % chunk_size];
+    auto& c = connections_[slot];
     // The slot may have been freed, or even reused, earlier in this pass.
     if (c.state == connection::phase::free || local_key(c) != key) continue;
     guarded(c, [&] { on_socket(c, events_[i].events); });
@@ -306,12 +305,11 @@ void event_loop::on_tick() {
   }
   if (closing_all_ && now_time_ >= close_deadline_) {
     // The drain timeout is over: whoever has not finished the close handshake goes now.
-    for (auto& chunk : chunks_)
-      for (std::size_t i = 0; i < chunk_size; ++i)
-        if (chunk[i].state != connection::phase::free) {
-          chunk[i].set_reason(metrics::close_reason::shutdown);
-          close_now(chunk[i]);
-        }
+    connections_.for_each([this](connection& c) {
+      if (c.state == connection::phase::free) return;
+      c.set_reason(metrics::close_reason::shutdown);
+      close_now(c);
+    });
   }
   end_pass();
 }
@@ -403,19 +401,7 @@ void event_loop::open(int fd, const sockaddr_storage& from) {
   reschedule(c);
 }
 
-connection& event_loop::allocate() {
-  if (free_slots_.empty()) {
-    auto base = static_cast<std::uint32_t>(chunks_.size() * chunk_size);
-    chunks_.push_back(std::make_unique<connection[]>(chunk_size));
-    for (std::size_t i = chunk_size; i-- > 0;) {
-      chunks_.back()[i].slot = base + static_cast<std::uint32_t>(i);
-      free_slots_.push_back(base + static_cast<std::uint32_t>(i));
-    }
-  }
-  auto slot = free_slots_.back();
-  free_slots_.pop_back();
-  return chunks_[slot / chunk_size][slot % chunk_size];
-}
+connection& event_loop::allocate() { return connections_.allocate(); }
 
 void event_loop::free_slot(connection& c) noexcept {
   c.unlink();
@@ -436,7 +422,7 @@ void event_loop::free_slot(connection& c) noexcept {
   c.requests = c.scanned = 0;
   c.http_prev = c.http_next = connection::no_slot;
   ++c.generation;  // handles to the old connection now miss
-  free_slots_.push_back(c.slot);
+  connections_.release(c);
 }
 
 // --- the oldest-first list of connections not yet upgraded ---------------------------
@@ -445,7 +431,7 @@ void event_loop::link_http(connection& c) noexcept {
   ++http_count_;
   c.http_prev = http_tail_;
   c.http_next = connection::no_slot;
-  if (http_tail_ != connection::no_slot) chunks_[http_tail_ / chunk_size][http_tail_ % chunk_size].http_next = c.slot;
+  if (http_tail_ != connection::no_slot) connections_[http_tail_].http_next = c.slot;
   else http_head_ = c.slot;
   http_tail_ = c.slot;
 }
@@ -453,7 +439,7 @@ void event_loop::link_http(connection& c) noexcept {
 void event_loop::unlink_http(connection& c) noexcept {
   if (c.http_prev == connection::no_slot && http_head_ != c.slot) return;  // not linked
   --http_count_;
-  auto at = [this](std::uint32_t s) -> connection& { return chunks_[s / chunk_size][s % chunk_size]; };
+  auto at = [this](std::uint32_t s) -> connection& { return connections_[s]; };
   if (c.http_prev != connection::no_slot) at(c.http_prev).http_next = c.http_next;
   else http_head_ = c.http_next;
   if (c.http_next != connection::no_slot) at(c.http_next).http_prev = c.http_prev;
@@ -491,7 +477,7 @@ void event_loop::evict_oldest_http() {
   // The oldest waiter goes: a client that is making progress finishes its
   // request in milliseconds, so whoever is oldest is the one holding a slot.
   if (http_head_ == connection::no_slot) return;
-  auto& oldest = chunks_[http_head_ / chunk_size][http_head_ % chunk_size];
+  auto& oldest = connections_[http_head_];
   metrics_.http_evicted.add();
   close_now(oldest);
 }
@@ -730,16 +716,14 @@ void event_loop::begin_close_all() {
       ::close(l.fd);
     }
     listeners_.clear();
-    for (auto& chunk : chunks_)
-      for (std::size_t i = 0; i < chunk_size; ++i) {
-        auto& c = chunk[i];
-        if (c.state == connection::phase::websocket)
-          guarded(c, [&] {
-            websocket_session::start_close(*this, c, websocket::close_code::going_away, metrics::close_reason::shutdown);
-          });
-        else if (c.state == connection::phase::http && !c.waiting_for_file && c.out.empty())
-          close_now(c);
-      }
+    connections_.for_each([this](connection& c) {
+      if (c.state == connection::phase::websocket)
+        guarded(c, [&] {
+          websocket_session::start_close(*this, c, websocket::close_code::going_away, metrics::close_reason::shutdown);
+        });
+      else if (c.state == connection::phase::http && !c.waiting_for_file && c.out.empty())
+        close_now(c);
+    });
     end_pass();
     check_stopped();
   });

@@ -29,6 +29,7 @@
 #include "server_state.hpp"
 #include "sigkit/log_rate_limit.hpp"
 #include "sigkit/metrics/server_metrics.hpp"
+#include "sigkit/slot_table.hpp"
 #include "sigkit/timer_wheel.hpp"
 
 struct epoll_event;
@@ -140,8 +141,7 @@ class event_loop final : public hub_sink {
   std::shared_ptr<const tls_context> tls_;
 
   // Connections, in chunks that never move; a handle is (loop, slot, generation).
-  std::vector<std::unique_ptr<connection[]>> chunks_;
-  std::vector<std::uint32_t> free_slots_;
+  slot_table<connection> connections_;
   std::size_t live_ = 0;
   // Not-yet-upgraded connections, oldest first (slots, linked through connection::http_*).
   std::uint32_t http_head_ = connection::no_slot, http_tail_ = connection::no_slot;
