@@ -199,9 +199,6 @@ struct redis_hub::impl {
   // meanwhile, that needs the join to have been applied (see on_envelope).
   std::unordered_map<std::string, std::size_t> joins_pending;
   std::unordered_map<std::string, std::vector<envelope>> early_notices;
-  // Rooms being read back from Redis (resync_rooms): the peers notices
-  // added or dropped since the read was sent.
-  std::unordered_map<std::string, std::set<std::string>> resync_touched;
   cluster::sequence_tracker heard;
   std::optional<std::string> epoch;  // of the Redis this instance registered with
   bool registered = false;
@@ -497,7 +494,6 @@ struct redis_hub::impl {
   void add_replica(const std::string& instance, const std::string& peer, const std::string& user,
                    const std::string& room, std::vector<rooms::delivery>& out) {
     if (replica_by_peer.count(peer) || locals.count(peer)) return;
-    if (auto r = resync_touched.find(room); r != resync_touched.end()) r->second.insert(peer);
     auto handle = next_replica++;
     replicas[handle] = {instance, peer, room};
     replica_by_peer[peer] = handle;
@@ -509,7 +505,6 @@ struct redis_hub::impl {
   }
 
   void drop_replica(const std::string& peer, const std::string& room, std::vector<rooms::delivery>& out) {
-    if (auto r = resync_touched.find(room); r != resync_touched.end()) r->second.insert(peer);
     auto it = replica_by_peer.find(peer);
     if (it == replica_by_peer.end() || replicas[it->second].room != room) return;
     auto outcome = view.disconnect({peer, it->second, {}}, room);
@@ -647,25 +642,18 @@ struct redis_hub::impl {
     });
   }
 
-  // The reply can be older than a notice that overtakes it on the inbox (two
-  // connections again): members added or dropped by a notice meanwhile are
-  // left as the notice made them.
   void resync_rooms() {
     for (const auto& [room, count] : locals_in_room) {
-      resync_touched[room];
       commands.command({"HGETALL", peers_key(room)}, [self = this, room = room](std::error_code ec, resp::value v) {
-        auto touched = std::move(self->resync_touched[room]);
-        self->resync_touched.erase(room);
         if (ec || v.what != resp::kind::array || !self->locals_in_room.count(room)) return;
         std::map<std::string, std::string> members;  // peer -> "instance\nuser"
         for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2) members[v.elements[i].text] = v.elements[i + 1].text;
         std::vector<rooms::delivery> out;
         std::vector<std::string> gone;
         for (const auto& [handle, r] : self->replicas)
-          if (r.room == room && !members.count(r.peer) && !touched.count(r.peer)) gone.push_back(r.peer);
+          if (r.room == room && !members.count(r.peer)) gone.push_back(r.peer);
         for (const auto& peer : gone) self->drop_replica(peer, room, out);
         for (const auto& [peer, info] : members) {
-          if (touched.count(peer)) continue;
           auto nl = info.find('\n');
           if (nl == std::string::npos || info.compare(0, nl, self->id) == 0) continue;
           self->add_replica(info.substr(0, nl), peer, info.substr(nl + 1), room, out);
