@@ -627,40 +627,7 @@ struct redis_hub::impl {
                        self->reassert_members();
                        self->registered = true;
                        self->lease_held = true;
-                       self->schedule_resync();
                      });
-  }
-
-  // Notices sent while Redis was away are lost: once every instance has had
-  // the time to put its members back (one lease, and a tick), each room we
-  // hold is read again and our replicas made to match it, so that no member
-  // that left meanwhile stays in anyone's room, and none that came is missed.
-  void schedule_resync() {
-    auto timer = std::make_shared<asio::steady_timer>(io, lease_ttl + tick);
-    timer->async_wait([self = this, timer](const boost::system::error_code& ec) {
-      if (!ec) self->resync_rooms();
-    });
-  }
-
-  void resync_rooms() {
-    for (const auto& [room, count] : locals_in_room) {
-      commands.command({"HGETALL", peers_key(room)}, [self = this, room = room](std::error_code ec, resp::value v) {
-        if (ec || v.what != resp::kind::array || !self->locals_in_room.count(room)) return;
-        std::map<std::string, std::string> members;  // peer -> "instance\nuser"
-        for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2) members[v.elements[i].text] = v.elements[i + 1].text;
-        std::vector<rooms::delivery> out;
-        std::vector<std::string> gone;
-        for (const auto& [handle, r] : self->replicas)
-          if (r.room == room && !members.count(r.peer)) gone.push_back(r.peer);
-        for (const auto& peer : gone) self->drop_replica(peer, room, out);
-        for (const auto& [peer, info] : members) {
-          auto nl = info.find('\n');
-          if (nl == std::string::npos || info.compare(0, nl, self->id) == 0) continue;
-          self->add_replica(info.substr(0, nl), peer, info.substr(nl + 1), room, out);
-        }
-        self->post_deliveries(out);
-      });
-    }
   }
 
   // What Redis says of our members, made to match what we hold: ours put
