@@ -191,6 +191,71 @@ TEST_CASE("while Redis is down joins get unavailable and readyz says 503; afterw
   CHECK(refused->code == "room-full");
 }
 
+// A departure while Redis is down is told to nobody (pub/sub keeps nothing):
+// once Redis is back, the other instances read their rooms again and tell
+// their members what they missed.
+TEST_CASE("a member who leaves while Redis is down leaves the other instances' rooms when it returns", "[cluster]") {
+  redis_process redis;
+  auto a_server = instance(redis, {"--room-capacity", "3"});
+  auto b_server = instance(redis, {"--room-capacity", "3"});
+  wait_ready(a_server);
+  wait_ready(b_server);
+  blocking_connection a, b, stays;
+  connect(a, a_server);
+  connect(b, b_server);
+  connect(stays, b_server);
+  REQUIRE(a.join("gone").ok());
+  REQUIRE(b.join("gone").ok());
+  auto joined = stays.join("gone");
+  REQUIRE(joined.ok());
+  REQUIRE(joined->kind == message_kind::joined);
+  expect(a, message_kind::peer_joined);
+  expect(a, message_kind::peer_joined);
+  expect(b, message_kind::peer_joined);
+
+  redis.stop(SIGKILL);
+  for (int i = 0; i < 60 && ready(a_server); ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE_FALSE(ready(b_server));
+  const auto leaver = b.peer();
+  b.close();
+  CHECK(expect(stays, message_kind::peer_left).peer == leaver);  // same instance: told at once
+  redis.restart();
+  auto back = std::chrono::steady_clock::now();
+
+  // One lease for the instances to put their members back, then the rooms
+  // are read again.
+  CHECK(expect(a, message_kind::peer_left, 10s).peer == leaver);
+  CHECK(std::chrono::steady_clock::now() - back < 9s);
+  // Nobody else flapped: the one who stayed is still in a's room.
+  a.send(json{{"type", "offer"}, {"to", stays.peer()}, {"sdp", "still here"}});
+  CHECK(expect(stays, message_kind::relay).body["sdp"] == "still here");
+  a.send(json{{"type", "offer"}, {"to", leaver}, {"sdp", "x"}});
+  expect_error(a, "unknown-peer");
+  expect_silence(stays, 300ms);
+  CHECK(sigkit::test::metric(sigkit::test::metrics_text(a_server.port()), "sigserve_cluster_roster_repairs_total") == 1);
+}
+
+TEST_CASE("an instance killed while Redis is down leaves no member behind once Redis returns", "[cluster]") {
+  two_instances t("orphans");
+  auto& [redis, a_server, b_server, a, b] = t;
+  redis.stop(SIGKILL);
+  for (int i = 0; i < 60 && ready(a_server); ++i) std::this_thread::sleep_for(50ms);
+  b_server.stop(SIGKILL, 2s);  // with Redis away, no lease of it is left to expire
+  redis.restart();
+  CHECK(expect(a, message_kind::peer_left, 10s).peer == b.peer());
+  // The room has room for someone new, who finds only a in it.
+  auto c_server = instance(redis);
+  wait_ready(c_server);
+  wait_ready(a_server);
+  blocking_connection c;
+  connect(c, c_server);
+  auto joined = c.join("orphans");
+  REQUIRE(joined.ok());
+  REQUIRE(joined->kind == message_kind::joined);
+  CHECK(joined->peers == std::vector<std::string>{a.peer()});
+  CHECK(expect(a, message_kind::peer_joined).peer == c.peer());
+}
+
 TEST_CASE("peer-left crosses instances when a member's heartbeat times out", "[cluster]") {
   redis_process redis;
   auto a_server = instance(redis);

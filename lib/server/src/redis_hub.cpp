@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -123,6 +124,25 @@ redis.call('SREM', KEYS[3], ARGV[1])
 return out
 )lua");
 
+// KEYS: room, room's peers. ARGV: the asking instance, room, its inbox.
+// Publishes the room's members (a roster envelope, see envelope.hpp) into the
+// asking instance's own inbox, so that the roster takes its place among the
+// notices other instances send there exactly as Redis ordered them: what was
+// published before it is in it, what comes after it changed it. Returns
+// PUBLISH's count of subscribers (0: the inbox was not listening).
+const redis::script roster_script(R"lua(
+local parts = {}
+for _, peer in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local info = redis.call('HGET', KEYS[2], peer)
+  if info then
+    parts[#parts + 1] = cjson.encode(peer)
+    parts[#parts + 1] = cjson.encode(info)
+  end
+end
+local header = cjson.encode({k = 'S', i = ARGV[1], s = 0, t = 0, r = ARGV[2]})
+return redis.call('PUBLISH', ARGV[3], header .. '\n[' .. table.concat(parts, ',') .. ']')
+)lua");
+
 std::string random_hex(std::size_t n) {
   static constexpr char digits[] = "0123456789abcdef";
   std::random_device seed;
@@ -174,7 +194,7 @@ struct redis_hub::impl {
   std::atomic<std::int64_t> joins_allowed_from_ms{0};  // after Redis came back empty
   std::atomic<std::int64_t> rooms_held{0};
   std::atomic<std::uint64_t> reconnects{0}, probe_failures{0}, sequence_gaps{0}, relays_out{0}, relays_in{0},
-      swept{0}, unavailable{0}, leases_lost{0};
+      swept{0}, unavailable{0}, leases_lost{0}, roster_repairs{0};
   mutable std::mutex latency_mutex;
   metrics::latency_histogram relay_latency;  // cross-instance, by the wall clocks of both instances
 
@@ -196,13 +216,17 @@ struct redis_hub::impl {
   rooms::member_handle next_replica = replica_bit | 1;
   std::unordered_map<std::string, std::uint64_t> sent_to;  // envelopes per receiving instance
   // Rooms with a join of ours at Redis: what other instances say of them
-  // meanwhile, that needs the join to have been applied (see on_envelope).
+  // meanwhile waits for its answer (see on_envelope).
   std::unordered_map<std::string, std::size_t> joins_pending;
   std::unordered_map<std::string, std::vector<envelope>> early_notices;
+  // Rooms to read again from Redis (see want_rosters), each with the count
+  // of reasons it was wanted; and the count each roster asked for covers.
+  std::unordered_map<std::string, std::uint64_t> rosters_wanted, rosters_asked;
   cluster::sequence_tracker heard;
   std::optional<std::string> epoch;  // of the Redis this instance registered with
   bool registered = false;
   bool ever_connected = false;
+  bool ever_registered = false;
   std::int64_t probe_sent_ms = 0;  // 0: none outstanding
 
   // --- start and stop --------------------------------------------------------
@@ -211,7 +235,9 @@ struct redis_hub::impl {
     commands.on_state([self = this](bool up) { self->on_commands_state(up); });
     inbox_sub.on_state([self = this](bool up) {
       self->inbox_up = up;
-      if (!up) self->state.log.warn("broker-inbox-lost", {{"error", self->inbox_sub.last_error()}});
+      if (!up) return self->state.log.warn("broker-inbox-lost", {{"error", self->inbox_sub.last_error()}});
+      // What was sent to us while we were not listening is lost.
+      self->want_rosters();
     });
     inbox_sub.on_message([self = this](std::string_view, std::string payload) {
       self->on_envelope(payload);
@@ -369,14 +395,17 @@ struct redis_hub::impl {
 
   void forget_local(const rooms::member& sender, const std::string& room, const std::set<std::string>& others) {
     locals.erase(sender.id);
+    // Redis first, then the notice: a roster (see want_rosters) read in
+    // between then still lists the member, and the notice that follows it
+    // takes the member out.
+    commands.eval(leave_script, {room_key(room), peers_key(room), members_key(id), history_key(room)},
+                  {sender.id, room, std::to_string(state.opts.room_history_ttl.count())},
+                  [](std::error_code, resp::value) {});  // if lost, the reconciliation on reconnect removes it
     envelope notice;
     notice.what = envelope::kind::left;
     notice.room = room;
     notice.peer = sender.id;
     for (const auto& instance : others) publish(instance, notice);
-    commands.eval(leave_script, {room_key(room), peers_key(room), members_key(id), history_key(room)},
-                  {sender.id, room, std::to_string(state.opts.room_history_ttl.count())},
-                  [](std::error_code, resp::value) {});  // if lost, the reconciliation on reconnect removes it
     if (--locals_in_room[room] == 0) {
       locals_in_room.erase(room);
       rooms_held.fetch_sub(1);
@@ -442,30 +471,29 @@ struct redis_hub::impl {
   void on_envelope(const std::string& payload) {
     auto e = cluster::decode(payload);
     if (!e) return;
-    if (e->what == envelope::kind::probe) {
-      if (e->from == id) probe_sent_ms = 0;
-      return;
+    if (e->from == id) {
+      if (e->what == envelope::kind::probe) probe_sent_ms = 0;
+      if (e->what != envelope::kind::roster) return;
+    } else {
+      if (e->what == envelope::kind::probe || e->what == envelope::kind::roster) return;  // not ours to read
+      if (auto missing = heard.observe(e->from, e->seq)) {
+        sequence_gaps += missing;
+        want_rosters();  // the lost one may have been a join or a departure
+      }
+      if (e->what == envelope::kind::resync) return want_rosters();
     }
-    if (e->from == id) return;
-    sequence_gaps += heard.observe(e->from, e->seq);
     // Replies to our commands and messages on our inbox come on two
     // connections: what another instance says of a room can overtake the
-    // reply to our own join of it (a relay to the member who is joining,
-    // say). Kept until that reply is in.
-    if (joins_pending.count(e->room) && waits_for_join(*e)) {
+    // reply to our own join of it (a relay to the member who is joining, a
+    // departure the join's answer still lists). All of it waits for that
+    // answer, in the order it came.
+    if (joins_pending.count(e->room)) {
       early_notices[e->room].push_back(std::move(*e));
       return;
     }
     std::vector<rooms::delivery> out;
     apply_notice(*e, out);
     post_deliveries(out);
-  }
-
-  bool waits_for_join(const envelope& e) const {
-    if (e.what != envelope::kind::relay) return !locals_in_room.count(e.room);
-    for (const auto& receiver : e.receivers)
-      if (!locals.count(receiver)) return true;
-    return false;
   }
 
   void apply_notice(envelope& e, std::vector<rooms::delivery>& out) {
@@ -487,13 +515,52 @@ struct redis_hub::impl {
         relay_latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, wall_us() - e.sent_us)) * 1'000);
         break;
       }
-      case envelope::kind::probe: break;
+      case envelope::kind::roster: apply_roster(e, out); break;
+      case envelope::kind::probe:
+      case envelope::kind::resync: break;
     }
+  }
+
+  // Redis' word on a room, in its place among the notices: the replicas of
+  // the room become exactly the members other instances hold in it.
+  void apply_roster(const envelope& e, std::vector<rooms::delivery>& out) {
+    if (!locals_in_room.count(e.room)) return;
+    std::set<std::string> listed;
+    for (const auto& m : e.roster)
+      if (m.instance != id) listed.insert(m.peer);
+    std::vector<std::string> gone;
+    for (const auto& m : view.members(e.room))
+      if ((m.handle & replica_bit) && !listed.count(m.id)) gone.push_back(m.id);
+    for (const auto& peer : gone) drop_replica(peer, e.room, out);
+    std::size_t added = 0;
+    for (const auto& m : e.roster)
+      if (m.instance != id && !known_in(m.peer, e.room)) {
+        add_replica(m.instance, m.peer, m.user, e.room, out);
+        ++added;
+      }
+    if (!gone.empty() || added) {
+      roster_repairs += gone.size() + added;
+      state.log.info("cluster-roster-repaired", {{"room", e.room},
+                                                 {"removed", static_cast<std::uint64_t>(gone.size())},
+                                                 {"added", static_cast<std::uint64_t>(added)}});
+    }
+  }
+
+  bool known_in(const std::string& peer, const std::string& room) const {
+    if (locals.count(peer)) return true;
+    auto it = replica_by_peer.find(peer);
+    return it != replica_by_peer.end() && replicas.at(it->second).room == room;
   }
 
   void add_replica(const std::string& instance, const std::string& peer, const std::string& user,
                    const std::string& room, std::vector<rooms::delivery>& out) {
-    if (replica_by_peer.count(peer) || locals.count(peer)) return;
+    if (locals.count(peer)) return;
+    if (auto it = replica_by_peer.find(peer); it != replica_by_peer.end()) {
+      if (replicas[it->second].room == room) return;
+      // In another room still: its departure from there was lost.
+      const auto elsewhere = replicas[it->second].room;
+      drop_replica(peer, elsewhere, out);
+    }
     auto handle = next_replica++;
     replicas[handle] = {instance, peer, room};
     replica_by_peer[peer] = handle;
@@ -631,7 +698,14 @@ struct redis_hub::impl {
   }
 
   // What Redis says of our members, made to match what we hold: ours put
-  // back (idempotent), ones that left while Redis was away taken out.
+  // back (idempotent), ones that left while Redis was away taken out. Then
+  // the views are mended both ways: ours read again from Redis, and every
+  // other instance told to read its own again, since what we said of our
+  // members while away from Redis (and what was said to us) may be lost.
+  // One connection runs all of it in order, so a roster read after our
+  // resync sees everything above; and of two instances registering at once,
+  // the one that lists the instances last reaches the other (see
+  // docs/cluster.md).
   void reassert_members() {
     for (const auto& [peer, m] : locals)
       commands.eval(reassert_script, {room_key(m.room), peers_key(m.room), members_key(id)},
@@ -649,7 +723,58 @@ struct redis_hub::impl {
                               {peer, room, std::to_string(self->state.opts.room_history_ttl.count())},
                               [](std::error_code, resp::value) {});
       }
+      self->want_rosters();
+      // A first registration has nothing to mend: we told nobody anything.
+      if (!std::exchange(self->ever_registered, true)) return;
+      self->commands.command({"SMEMBERS", instances_key}, [self](std::error_code ec2, resp::value all) {
+        if (ec2 || all.what != resp::kind::array) return;
+        envelope resync;
+        resync.what = envelope::kind::resync;
+        for (const auto& other : all.elements)
+          if (other.text != self->id) self->publish(other.text, resync);
+      });
     });
+  }
+
+  // Every room we hold is read again from Redis (roster_script): after a
+  // reconnect, a resync from another instance, or a gap in what one sent us.
+  // A room asked for again while its roster is out is asked once more when
+  // that one is in, since it may have been read before the reason arose.
+  void want_rosters() {
+    for (const auto& [room, count] : locals_in_room) ++rosters_wanted[room];
+    send_rosters();
+  }
+
+  void send_rosters() {
+    if (!commands_up || !inbox_up) return;  // the tick or the reconnect sends them
+    // Redis came back empty: until the others have put their members back
+    // (one lease), a roster would take them out of our rooms, and the
+    // clients would see them leave and come back.
+    if (wall_ms() < joins_allowed_from_ms) return;  // the tick sends them
+    for (auto it = rosters_wanted.begin(); it != rosters_wanted.end();) {
+      const std::string& room = it->first;
+      if (!locals_in_room.count(room)) {  // nothing of ours left there to mend
+        it = rosters_wanted.erase(it);
+        continue;
+      }
+      if (!rosters_asked.try_emplace(room, it->second).second) {
+        ++it;
+        continue;
+      }
+      commands.eval(roster_script, {room_key(room), peers_key(room)}, {id, room, inbox(id)},
+                    [self = this, room](std::error_code ec, resp::value v) {
+                      auto asked = self->rosters_asked.find(room);
+                      if (asked == self->rosters_asked.end()) return;
+                      auto covered = asked->second;
+                      self->rosters_asked.erase(asked);
+                      bool on_its_way = !ec && v.what == resp::kind::integer && v.integer > 0;
+                      auto wanted = self->rosters_wanted.find(room);
+                      if (!on_its_way || wanted == self->rosters_wanted.end()) return;  // retried on the tick
+                      if (wanted->second == covered) return void(self->rosters_wanted.erase(wanted));
+                      self->send_rosters();
+                    });
+      ++it;
+    }
   }
 
   void schedule_tick() {
@@ -666,6 +791,7 @@ struct redis_hub::impl {
     if (registered) renew_lease();
     sweep_expired();
     probe_inbox();
+    send_rosters();
   }
 
   void renew_lease() {
@@ -814,6 +940,9 @@ void redis_hub::write_metrics(std::string& out) const {
   line("sigserve_cluster_swept_members_total", "counter", "Members of expired instances removed by this one",
        i.swept.load());
   line("sigserve_cluster_unavailable_total", "counter", "Requests answered `unavailable`", i.unavailable.load());
+  line("sigserve_cluster_roster_repairs_total", "counter",
+       "Members added to or removed from this instance's view of a room when it was read again from the broker",
+       i.roster_repairs.load());
   std::lock_guard lock(i.latency_mutex);
   out += "# HELP sigserve_cluster_relay_latency_seconds Cross-instance relay latency (sender's to receiver's wall clock)\n"
          "# TYPE sigserve_cluster_relay_latency_seconds summary\n";

@@ -44,12 +44,41 @@ TEST_CASE("a joined envelope keeps the user and join time", "[cluster]") {
   CHECK(back->join_us == e.join_us);
 }
 
+TEST_CASE("a roster lists a room's members oldest first, users and all", "[cluster]") {
+  envelope e;
+  e.what = envelope::kind::roster;
+  e.from = "i";
+  e.room = "r";
+  e.roster = {{"p1", "i1", ""}, {"p2", "i2", "bob\nsmith \"b\""}};
+  auto back = decode(encode(e));
+  REQUIRE(back);
+  CHECK(back->what == envelope::kind::roster);
+  CHECK(back->roster == e.roster);
+  CHECK(back->frame.empty());
+}
+
+TEST_CASE("a roster as the Lua script writes it is read, an empty one too", "[cluster]") {
+  // cjson escapes '/' and writes an empty table as an object.
+  auto full = decode(R"({"t":0,"i":"i","k":"S","r":"a\/b","s":0})" "\n"
+                     R"(["p1","i1\n","p2","i2\nal\/ice"])");
+  REQUIRE(full);
+  CHECK(full->room == "a/b");
+  CHECK(full->roster == std::vector<envelope::roster_entry>{{"p1", "i1", ""}, {"p2", "i2", "al/ice"}});
+  auto empty = decode(R"({"t":0,"i":"i","k":"S","r":"r","s":0})" "\n{}");
+  REQUIRE(empty);
+  CHECK(empty->roster.empty());
+}
+
 TEST_CASE("what is not an envelope is refused", "[cluster]") {
   for (std::string bad : {"", "no newline", "{}\n", "[1]\n", R"({"k":"X","i":"a","s":1,"t":1})" "\n",
                           R"({"k":"R","i":"a","s":1,"t":1,"r":"room"})" "\n",  // a relay for nobody
                           R"({"k":"J","i":"a","s":1,"t":1,"r":"room"})" "\n",  // a join of nobody
                           R"({"k":"P","i":"","s":1,"t":1})" "\n", R"({"k":"P","i":"a","s":-1,"t":1})" "\n",
-                          R"({"k":"P","i":"a","s":1,"t":"now"})" "\n", R"({"k":"R","i":"a","s":1,"t":1,"r":"x","to":[1]})" "\n"})
+                          R"({"k":"P","i":"a","s":1,"t":"now"})" "\n", R"({"k":"R","i":"a","s":1,"t":1,"r":"x","to":[1]})" "\n",
+                          R"({"k":"S","i":"a","s":0,"t":0})" "\n[]",                 // a roster of no room
+                          R"({"k":"S","i":"a","s":0,"t":0,"r":"x"})" "\n[\"p1\"]",      // a peer without its instance
+                          R"({"k":"S","i":"a","s":0,"t":0,"r":"x"})" "\n[\"p1\",\"i\"]",  // no newline in it
+                          R"({"k":"S","i":"a","s":0,"t":0,"r":"x"})" "\n[\"p1\",2]", R"({"k":"S","i":"a","s":0,"t":0,"r":"x"})" "\nnot json"})
     CHECK_FALSE(decode(bad));
 }
 

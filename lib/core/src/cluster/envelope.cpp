@@ -16,9 +16,39 @@ std::string encode(const envelope& e) {
   // Users come from tokens and may hold anything: never let them throw.
   std::string out = header.dump(-1, ' ', false, json::error_handler_t::replace);
   out += '\n';
-  out += e.frame;
+  if (e.what != envelope::kind::roster) {
+    out += e.frame;
+    return out;
+  }
+  json body = json::array();
+  for (const auto& m : e.roster) {
+    body.push_back(m.peer);
+    body.push_back(m.instance + '\n' + m.user);
+  }
+  out += body.dump(-1, ' ', false, json::error_handler_t::replace);
   return out;
 }
+
+namespace {
+
+// "peer", "instance\nuser", ...; nullopt when it is not that.
+std::optional<std::vector<envelope::roster_entry>> decode_roster(std::string_view body) {
+  auto list = json::parse(body, nullptr, false);
+  // Lua's cjson writes an empty table as an object.
+  if (list.is_object() && list.empty()) return std::vector<envelope::roster_entry>{};
+  if (!list.is_array() || list.size() % 2 != 0) return std::nullopt;
+  std::vector<envelope::roster_entry> out;
+  for (std::size_t i = 0; i < list.size(); i += 2) {
+    if (!list[i].is_string() || !list[i + 1].is_string()) return std::nullopt;
+    const auto& info = list[i + 1].get_ref<const std::string&>();
+    auto nl = info.find('\n');
+    if (nl == std::string::npos || list[i].get_ref<const std::string&>().empty()) return std::nullopt;
+    out.push_back({list[i].get<std::string>(), info.substr(0, nl), info.substr(nl + 1)});
+  }
+  return out;
+}
+
+}  // namespace
 
 std::optional<envelope> decode(std::string_view bytes) {
   auto newline = bytes.find('\n');
@@ -39,6 +69,8 @@ std::optional<envelope> decode(std::string_view bytes) {
     case 'L': e.what = envelope::kind::left; break;
     case 'R': e.what = envelope::kind::relay; break;
     case 'P': e.what = envelope::kind::probe; break;
+    case 'S': e.what = envelope::kind::roster; break;
+    case 'Y': e.what = envelope::kind::resync; break;
     default: return std::nullopt;
   }
   auto seq = header.find("s"), sent = header.find("t");
@@ -64,6 +96,12 @@ std::optional<envelope> decode(std::string_view bytes) {
   if ((e.what == envelope::kind::joined || e.what == envelope::kind::left) && (e.room.empty() || e.peer.empty()))
     return std::nullopt;
   if (e.what == envelope::kind::relay && (e.room.empty() || e.receivers.empty())) return std::nullopt;
+  if (e.what == envelope::kind::roster) {
+    auto members = decode_roster(bytes.substr(newline + 1));
+    if (e.room.empty() || !members) return std::nullopt;
+    e.roster = std::move(*members);
+    return e;
+  }
   e.frame = std::string(bytes.substr(newline + 1));
   return e;
 }

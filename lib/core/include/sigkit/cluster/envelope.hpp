@@ -12,9 +12,17 @@
 //   relay   `frame` (the relayed text, `from` already set) for `receivers`,
 //           members of `room` on the receiving instance
 //   probe   the sender's own health check of its subscription
+//   roster  `room`'s members as Redis held them (`roster`), written by a Lua
+//           script into the asking instance's own inbox: placed exactly
+//           among the notices, it repairs a view that missed some
+//   resync  the sender has (re)registered, and what it said of its members
+//           while it was away from the broker may be lost: read your rooms
+//           again
 //
 // Wire form: one line of JSON (the header), a newline, then the frame's
-// bytes as they are, so a relayed frame is never re-encoded.
+// bytes as they are, so a relayed frame is never re-encoded. A roster's body
+// is a JSON array of strings: peer, then "instance\nuser", for each member
+// oldest first (as the room's hash holds them).
 #pragma once
 
 #include <cstdint>
@@ -27,7 +35,11 @@
 namespace sigkit::cluster {
 
 struct envelope {
-  enum class kind : char { joined = 'J', left = 'L', relay = 'R', probe = 'P' };
+  enum class kind : char { joined = 'J', left = 'L', relay = 'R', probe = 'P', roster = 'S', resync = 'Y' };
+  struct roster_entry {
+    std::string peer, instance, user;
+    bool operator==(const roster_entry&) const = default;
+  };
   kind what = kind::probe;
   std::string from;        // the sending instance
   std::uint64_t seq = 0;   // the sender's count of envelopes to this receiver, from 1
@@ -38,6 +50,7 @@ struct envelope {
   std::int64_t join_us = 0;  // joined: when, for the order of `peers`
   std::vector<std::string> receivers;  // relay
   std::string frame;                   // relay
+  std::vector<roster_entry> roster;    // roster
 };
 
 std::string encode(const envelope& e);
