@@ -255,6 +255,30 @@ TEST_CASE("an error reply is server_error with Redis' own text and the connectio
   CHECK(c.redis.stats().disconnects == 0);
 }
 
+TEST_CASE("a READONLY answer (the server became a replica) drops the connection until a primary answers", "[redis][failure]") {
+  redis_process server;
+  asio::io_context io;
+  tracked_connection c(io, server.url());
+  REQUIRE(c.wait_up());
+  // A failover demotes the server: it follows a primary (here one that is
+  // not there) and refuses writes.
+  server.cli({"REPLICAOF", "127.0.0.1", "1"});
+  auto refused = c.call({"SET", "k", "v"});
+  CHECK(refused.ec == errc::server_error);
+  CHECK(refused.reply.text.starts_with("READONLY"));
+  REQUIRE(run_until(io, [&] { return !c.redis.connected(); }, 2s));
+  // While the address leads to a replica, attempts fail and back off.
+  REQUIRE(run_until(io, [&] { return c.redis.stats().failed_attempts >= 2; }, 3s));
+  CHECK(c.states == std::vector<bool>{true, false});
+  CHECK(contains(c.redis.last_error(), "ROLE: the server is a slave, not the primary"));
+  // Promoted again (or the address now leads to the new primary): writes go through.
+  server.cli({"REPLICAOF", "NO", "ONE"});
+  REQUIRE(c.wait_up());
+  CHECK(c.call({"SET", "k", "v"}).reply == value::simple("OK"));
+  CHECK(c.states == std::vector<bool>{true, false, true});
+  CHECK(c.redis.stats().disconnects == 1);
+}
+
 TEST_CASE("commands beyond max_in_flight fail with backlog_full and are not sent", "[redis]") {
   redis_process server;
   asio::io_context io;
@@ -532,8 +556,9 @@ TEST_CASE("a server that is not Redis is a protocol error and is tried again", "
 
 TEST_CASE("a server that echoes what it is sent is not taken for Redis", "[redis][failure]") {
   asio::io_context io;
-  // What a socket that TCP connected to itself reads: the client's own PING.
-  scripted_server echo(io, {{"*1\r\n$4\r\nPING\r\n"}});
+  // What a socket that TCP connected to itself reads: the client's own
+  // handshake, ROLE and PING.
+  scripted_server echo(io, {{"*1\r\n$4\r\nROLE\r\n*1\r\n$4\r\nPING\r\n"}});
   tracked_connection c(io, echo.url());
   REQUIRE(run_until(io, [&] { return echo.accepted() >= 2 && c.redis.stats().failed_attempts >= 2; }, 3s));
   CHECK(c.states.empty());
@@ -543,8 +568,8 @@ TEST_CASE("a server that echoes what it is sent is not taken for Redis", "[redis
 
 TEST_CASE("a malformed reply fails its command with protocol and drops the connection", "[redis][failure]") {
   asio::io_context io;
-  // A PONG for the handshake, then what is not RESP2.
-  scripted_server broken(io, {{"+PONG\r\n", "%3\r\nabc\r\n"}});
+  // The handshake's ROLE (a primary) and PONG, then what is not RESP2.
+  scripted_server broken(io, {{"*1\r\n$6\r\nmaster\r\n+PONG\r\n", "%3\r\nabc\r\n"}});
   tracked_connection c(io, broken.url());
   REQUIRE(c.wait_up());
   auto get = c.call({"GET", "k"});

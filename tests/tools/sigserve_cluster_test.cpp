@@ -256,6 +256,33 @@ TEST_CASE("an instance killed while Redis is down leaves no member behind once R
   CHECK(expect(a, message_kind::peer_joined).peer == c.peer());
 }
 
+// A failover behind one address: the server sigserve talks to is demoted to
+// a replica, and later the address leads to a primary again.
+TEST_CASE("a Redis demoted to a replica takes the instance out of service until a primary answers", "[cluster]") {
+  redis_process redis;
+  auto server = instance(redis);
+  wait_ready(server);
+  blocking_connection a;
+  connect(a, server);
+  REQUIRE(a.join("before").ok());
+
+  redis.cli({"REPLICAOF", "127.0.0.1", "1"});
+  for (int i = 0; i < 60 && ready(server); ++i) std::this_thread::sleep_for(50ms);
+  CHECK_FALSE(ready(server));
+  blocking_connection b;
+  connect(b, server);
+  b.send(json{{"type", "join"}, {"room", "during"}});
+  expect_error(b, "unavailable");
+
+  redis.cli({"REPLICAOF", "NO", "ONE"});
+  for (int i = 0; i < 100 && !ready(server); ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(ready(server));
+  auto joined = b.join("during");
+  REQUIRE(joined.ok());
+  CHECK(joined->kind == message_kind::joined);
+  CHECK(server.log().find("broker-lost error=\"Redis answered READONLY") != std::string::npos);
+}
+
 TEST_CASE("peer-left crosses instances when a member's heartbeat times out", "[cluster]") {
   redis_process redis;
   auto a_server = instance(redis);

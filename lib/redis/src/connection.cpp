@@ -12,6 +12,19 @@ namespace sigkit::redis {
 struct connection::impl final : detail::session {
   using session::session;
 
+  // A replica refuses writes (a server demoted by a failover, or an address
+  // that leads to the wrong one): not a server to be up on, so the attempt
+  // fails and backs off until the address leads to a primary. A ROLE that is
+  // refused (an ACL) proves nothing either way.
+  void on_handshake() override {
+    static const std::string role_command = resp::encode_command(std::array<std::string_view, 1>{"ROLE"});
+    send(role_command, [this](std::error_code ec, resp::value reply) {
+      if (ec || reply.what != resp::kind::array || reply.elements.empty()) return;
+      const auto& role = reply.elements[0].text;
+      if (role == "slave" || role == "sentinel") drop_connection("ROLE: the server is a " + role + ", not the primary");
+    });
+  }
+
   void submit(std::string_view encoded, reply_handler handler) {
     if (closed()) return;
     errc refusal = errc::unavailable;

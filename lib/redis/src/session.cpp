@@ -290,7 +290,12 @@ void session::dispatch(resp::value v) {
   pending_.pop_front();
   const std::error_code ec = v.is_error() ? make_error_code(errc::server_error) : std::error_code{};
   if (p.handshake_label.empty()) {
+    // The server was demoted to a replica (a failover): the name or address
+    // we were given now leads, or soon will, to the new primary, and only a
+    // new connection finds it.
+    const bool demoted = ec && v.text.starts_with("READONLY");
     if (p.on_reply) p.on_reply(ec, std::move(v));
+    if (demoted && phase_ == phase::up) drop("Redis answered READONLY: it is a replica now; connecting again");
     return;
   }
   // A handshake command: any error fails the attempt (WRONGPASS, NOAUTH, a database out of range).

@@ -797,6 +797,13 @@ struct redis_hub::impl {
   void renew_lease() {
     commands.eval(renew_script, {lease_key(id), instances_key}, {id, std::to_string(lease_ttl.count())},
                   [self = this](std::error_code ec, resp::value v) {
+                    if (ec == redis::errc::server_error) {
+                      // Refused (a replica now, out of memory): the lease runs
+                      // out unless this clears, so stop taking traffic now.
+                      if (self->lease_held.exchange(false))
+                        self->state.log.warn("broker-renew-refused", {{"error", v.text}});
+                      return;
+                    }
                     if (ec || v.what != resp::kind::integer) return;
                     if (v.integer == 1) {
                       self->lease_held = true;
