@@ -123,11 +123,20 @@ TEST_CASE("parse_url reads host and port and credentials and database", "[redis]
   CHECK(sigkit::redis::parse_url("redis://h/")->db == 0);
 }
 
-TEST_CASE("parse_url refuses rediss and malformed URLs with a reason", "[redis][url]") {
-  auto tls = sigkit::redis::parse_url("rediss://:pw@cache:6380");
-  REQUIRE_FALSE(tls);
-  CHECK(contains(tls.error(), "rediss://"));
-  CHECK(contains(tls.error(), "not supported"));
+TEST_CASE("parse_url reads rediss as the same over TLS", "[redis][url]") {
+  auto tls = sigkit::redis::parse_url("rediss://:pw@cache:6380/1");
+  REQUIRE(tls);
+  CHECK(tls->tls);
+  CHECK(tls->host == "cache");
+  CHECK(tls->port == 6380);
+  CHECK(tls->password == "pw");
+  CHECK(tls->db == 1);
+  CHECK(tls->to_string() == "rediss://cache:6380/1");
+  CHECK_FALSE(sigkit::redis::parse_url("redis://cache")->tls);
+  CHECK(sigkit::redis::parse_url("REDISS://cache")->tls);
+}
+
+TEST_CASE("parse_url refuses malformed URLs with a reason", "[redis][url]") {
 
   struct bad_url {
     const char* url;
@@ -136,6 +145,8 @@ TEST_CASE("parse_url refuses rediss and malformed URLs with a reason", "[redis][
   for (const auto& [url, says] : {
            bad_url{"", "not a redis:// URL"},
            bad_url{"http://cache:6379", "not a redis:// URL"},
+           bad_url{"redisss://cache", "not a redis:// URL"},
+           bad_url{"rediss://", "no host"},
            bad_url{"cache:6379", "not a redis:// URL"},
            bad_url{"redis:/cache", "not a redis:// URL"},
            bad_url{"redis://", "no host"},

@@ -251,6 +251,13 @@ std::string redis_process::log() const { return slurp(dir_ + "/redis.log"); }
 
 // What one connection of a scripted_server holds: its own copy of its
 // script, so that it may outlive the server.
+std::vector<std::string> tls_port_arguments(std::uint16_t tls_port, const std::string& cert, const std::string& key,
+                                            const std::string& clients_ca) {
+  return {"--tls-port", std::to_string(tls_port), "--tls-cert-file", cert, "--tls-key-file", key,
+          "--tls-ca-cert-file", clients_ca.empty() ? cert : clients_ca, "--tls-auth-clients",
+          clients_ca.empty() ? "no" : "yes"};
+}
+
 struct scripted_server::peer {
   peer(boost::asio::ip::tcp::socket s, std::vector<std::string> replies)
       : socket(std::move(s)), script(std::move(replies)) {}

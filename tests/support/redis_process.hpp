@@ -66,6 +66,13 @@ class redis_process {
   std::uint16_t port_ = 0;
 };
 
+// redis-server's arguments for a TLS port of its own beside the plain one
+// (which stays for the test's own commands), with `cert` and `key` as its
+// certificate; with `clients_ca`, clients must show a certificate that
+// chains to it.
+std::vector<std::string> tls_port_arguments(std::uint16_t tls_port, const std::string& cert, const std::string& key,
+                                            const std::string& clients_ca = "");
+
 // A TCP listener on the test's loop that is not Redis, or is Redis only for
 // a while: it answers each read of a client with the next reply of its
 // script, and hangs up after the last. Connection n gets scripts[n], the

@@ -7,11 +7,13 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "support/child_process.hpp"
 #include "support/expectations.hpp"
 #include "support/raw_socket.hpp"
 #include "support/redis_process.hpp"
 #include "support/server_figures.hpp"
 #include "support/sigserve_process.hpp"
+#include "support/test_certificate.hpp"
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
@@ -413,4 +415,42 @@ TEST_CASE("room history across instances, and after the room empties", "[cluster
     expect(d, message_kind::left);
     std::this_thread::sleep_for(50ms);
   }
+}
+
+TEST_CASE("rediss: two instances share a room over TLS to Redis, and its flags are checked at start", "[cluster][tls]") {
+  sigkit::test::test_certificate cert;
+  const auto tls_port = sigkit::test::free_loopback_port();
+  redis_process redis(sigkit::test::tls_port_arguments(tls_port, cert.cert_path(), cert.key_path()));
+  const std::string url = "rediss://127.0.0.1:" + std::to_string(tls_port);
+  std::vector<std::string> args{"--redis", url, "--redis-ca-file", cert.cert_path()};
+  sigserve_process a_server(args), b_server(args);
+  wait_ready(a_server);
+  wait_ready(b_server);
+  blocking_connection a, b;
+  connect(a, a_server);
+  connect(b, b_server);
+  REQUIRE(a.join("secure").ok());
+  REQUIRE(b.join("secure").ok());
+  CHECK(expect(a, message_kind::peer_joined).peer == b.peer());
+  a.send(json{{"type", "offer"}, {"to", b.peer()}, {"sdp", "through tls"}});
+  CHECK(expect(b, message_kind::relay).body["sdp"] == "through tls");
+  b.close();
+  CHECK(expect(a, message_kind::peer_left).peer == b.peer());
+
+  using sigkit::test::run_command;
+  auto bin = sigkit::test::sigserve_path();
+  auto alone = run_command({bin, "--redis", url, "--redis-cert", cert.cert_path()});
+  CHECK(alone.status == 2);
+  CHECK(alone.err.find("--redis-key") != std::string::npos);
+  // A CA file that holds no certificate: the instance cannot start.
+  auto not_a_ca = run_command({bin, "--port", "0", "--redis", url, "--redis-ca-file", cert.key_path()});
+  CHECK(not_a_ca.status == 1);
+  CHECK(not_a_ca.err.rfind("sigserve: --redis: TLS CA file", 0) == 0);
+  // Without the CA, Redis' self-signed certificate is not trusted: never ready.
+  sigserve_process untrusting({"--redis", url});
+  for (int i = 0; i < 40 && untrusting.log().find("broker-unreachable") == std::string::npos; ++i)
+    std::this_thread::sleep_for(50ms);
+  CHECK_FALSE(ready(untrusting));
+  INFO(untrusting.log());
+  CHECK(untrusting.log().find("certificate verify failed") != std::string::npos);
 }

@@ -106,8 +106,18 @@ int main(int argc, char** argv) {
 
   // --- several instances -----------------------------------------------------------
   app.add_option("--redis", opts.redis_url,
-                 "redis://[[user]:password@]host[:port][/db]: share rooms with every sigserve on this Redis")
+                 "redis[s]://[[user]:password@]host[:port][/db]: share rooms with every sigserve on this Redis "
+                 "(rediss: over TLS)")
       ->check(sigkit::cli::non_empty);
+  app.add_option("--redis-ca-file", opts.redis_ca_file,
+                 "With rediss://: PEM CA certificates Redis' certificate must chain to (default: the system's)")
+      ->check(CLI::ExistingFile);
+  auto* redis_cert_opt = app.add_option("--redis-cert", opts.redis_cert,
+                                        "With rediss://: PEM certificate chain for a Redis that asks clients for one "
+                                        "(tls-auth-clients)")
+                             ->check(CLI::ExistingFile);
+  auto* redis_key_opt =
+      app.add_option("--redis-key", opts.redis_key, "PEM private key for --redis-cert")->check(CLI::ExistingFile);
 
   // --- the protocol --------------------------------------------------------------
   app.add_option("--room-capacity", opts.room_capacity, "Members per room; 0 = unlimited")
@@ -260,6 +270,11 @@ int main(int argc, char** argv) {
   if (opts.tls_cert.empty() != opts.tls_key.empty()) {
     std::fprintf(stderr, "sigserve: %s and %s go together\n", layers.setting_name(tls_cert_opt).c_str(),
                  layers.setting_name(tls_key_opt).c_str());
+    return sigkit::cli::exit_usage;
+  }
+  if (opts.redis_cert.empty() != opts.redis_key.empty()) {
+    std::fprintf(stderr, "sigserve: %s and %s go together\n", layers.setting_name(redis_cert_opt).c_str(),
+                 layers.setting_name(redis_key_opt).c_str());
     return sigkit::cli::exit_usage;
   }
   if (!opts.ice.turn_uris.empty() && opts.ice.turn_secret.empty()) {

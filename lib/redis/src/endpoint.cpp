@@ -54,17 +54,18 @@ bool starts_with_ci(std::string_view s, std::string_view prefix) {
 
 std::string endpoint::to_string() const {
   const bool v6 = host.find(':') != std::string::npos;
-  return "redis://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/" + std::to_string(db);
+  return (tls ? "rediss://" : "redis://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/" + std::to_string(db);
 }
 
 result<endpoint, std::string> parse_url(std::string_view url) {
-  if (starts_with_ci(url, "rediss://")) return std::string("rediss:// (Redis over TLS) is not supported: use redis://");
-  if (!starts_with_ci(url, "redis://")) return std::string("not a redis:// URL: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]");
-  std::string_view rest = url.substr(8);
+  endpoint e;
+  e.tls = starts_with_ci(url, "rediss://");
+  if (!e.tls && !starts_with_ci(url, "redis://"))
+    return std::string("not a redis:// URL: redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]");
+  std::string_view rest = url.substr(e.tls ? 9 : 8);
   if (rest.find_first_of("?#") != std::string_view::npos)
     return std::string("a redis:// URL takes no query or fragment");
 
-  endpoint e;
   const std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   const std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);

@@ -2,11 +2,18 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <string_view>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include "backoff.hpp"
 #include "sigkit/resp/writer.hpp"
@@ -37,12 +44,36 @@ std::string milliseconds(std::chrono::milliseconds d) { return std::to_string(d.
 
 }  // namespace
 
+// The stream of each connection is new (a new SSL), and shared with the
+// handlers of its operations, which may complete after it was dropped.
+struct session::tls_link {
+  asio::ssl::context context{asio::ssl::context::tls_client};
+  std::shared_ptr<asio::ssl::stream<tcp::socket&>> stream;
+
+  explicit tls_link(const options::tls_files& files) {
+    SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+    context.set_verify_mode(asio::ssl::verify_peer);
+    boost::system::error_code ec;
+    if (files.ca_file.empty()) context.set_default_verify_paths(ec);
+    else context.load_verify_file(files.ca_file, ec);
+    if (ec) throw std::invalid_argument("TLS CA file " + files.ca_file + ": " + ec.message());
+    if (files.cert_file.empty() != files.key_file.empty())
+      throw std::invalid_argument("a TLS client certificate needs its key, and a key its certificate");
+    if (files.cert_file.empty()) return;
+    context.use_certificate_chain_file(files.cert_file, ec);
+    if (ec) throw std::invalid_argument("TLS client certificate " + files.cert_file + ": " + ec.message());
+    context.use_private_key_file(files.key_file, asio::ssl::context::pem, ec);
+    if (ec) throw std::invalid_argument("TLS client key " + files.key_file + ": " + ec.message());
+  }
+};
+
 session::session(asio::io_context& io, endpoint where, options opts)
     : io_(io),
       endpoint_(std::move(where)),
       options_(std::move(opts)),
       resolver_(io),
       socket_(io),
+      tls_(endpoint_.tls ? std::make_unique<tls_link>(options_.tls) : nullptr),
       timer_(io),
       reader_(options_.reply_limits),
       random_(std::random_device{}()) {}
@@ -58,8 +89,7 @@ void session::close() {
   if (phase_ == phase::closed) return;
   phase_ = phase::closed;
   ++generation_;
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  close_socket();
   resolver_.cancel();
   timer_.cancel();
   // Handlers are dropped, but not the state handler, which may be the one
@@ -117,8 +147,40 @@ void session::connect_to(std::vector<tcp::endpoint> where) {
                           self->drop("connect to " + self->endpoint_.to_string() + ": " + ec.message());
                           return;
                         }
-                        self->on_connected();
+                        if (self->tls_) self->start_tls();
+                        else self->on_connected();
                       });
+}
+
+void session::start_tls() {
+  auto stream = std::make_shared<asio::ssl::stream<tcp::socket&>>(socket_, tls_->context);
+  tls_->stream = stream;
+  // OpenSSL checks the name itself, so that a mismatch is reported as one.
+  SSL* ssl = stream->native_handle();
+  boost::system::error_code not_an_address;
+  asio::ip::make_address(endpoint_.host, not_an_address);
+  const bool named = not_an_address ? SSL_set_tlsext_host_name(ssl, endpoint_.host.c_str()) == 1 &&
+                                          SSL_set1_host(ssl, endpoint_.host.c_str()) == 1
+                                    : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), endpoint_.host.c_str()) == 1;
+  if (!named) return drop("TLS: cannot check the certificate for " + endpoint_.host);
+  stream->async_handshake(asio::ssl::stream_base::client, [self = shared_from_this(), stream,
+                                                           generation = generation_](const boost::system::error_code& ec) {
+    if (generation != self->generation_) return;
+    if (ec) {
+      std::string why = "TLS handshake with " + self->endpoint_.to_string() + ": " + ec.message();
+      const long verified = SSL_get_verify_result(stream->native_handle());
+      if (verified != X509_V_OK) why += std::string(" (") + X509_verify_cert_error_string(verified) + ")";
+      self->drop(std::move(why));
+      return;
+    }
+    self->on_connected();
+  });
+}
+
+void session::close_socket() {
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  if (tls_) tls_->stream.reset();  // its handlers keep it until they have run
 }
 
 void session::on_connected() {
@@ -178,8 +240,7 @@ void session::drop(std::string why, errc oldest) {
   const bool was_up = phase_ == phase::up;
   last_error_ = std::move(why);
   ++generation_;
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  close_socket();
   resolver_.cancel();
   writing_ = false;
   queued_.clear();
@@ -222,33 +283,40 @@ void session::flush() {
   // closed and another one opened meanwhile.
   auto batch = std::make_shared<std::string>(std::move(queued_));
   queued_.clear();
-  asio::async_write(socket_, asio::buffer(*batch),
-                    [self = shared_from_this(), batch, generation = generation_](const boost::system::error_code& ec,
-                                                                                 std::size_t) {
-                      if (generation != self->generation_) return;
-                      self->writing_ = false;
-                      if (ec) {
-                        self->drop("write to Redis: " + ec.message());
-                        return;
-                      }
-                      self->flush();
-                    });
+  auto stream = tls_ ? tls_->stream : nullptr;
+  auto done = [self = shared_from_this(), batch, stream, generation = generation_](const boost::system::error_code& ec,
+                                                                                    std::size_t) {
+    if (generation != self->generation_) return;
+    self->writing_ = false;
+    if (ec) {
+      self->drop("write to Redis: " + ec.message());
+      return;
+    }
+    self->flush();
+  };
+  if (stream) asio::async_write(*stream, asio::buffer(*batch), std::move(done));
+  else asio::async_write(socket_, asio::buffer(*batch), std::move(done));
 }
 
 void session::read() {
   const std::size_t want = std::max(read_size_ + read_chunk, next_element_);
   if (read_buffer_.size() < want) read_buffer_.resize(want);
-  socket_.async_read_some(asio::buffer(read_buffer_.data() + read_size_, read_buffer_.size() - read_size_),
-                          [self = shared_from_this(), generation = generation_](const boost::system::error_code& ec,
-                                                                                 std::size_t n) {
-                            self->on_read(generation, ec, n);
-                          });
+  const auto into = asio::buffer(read_buffer_.data() + read_size_, read_buffer_.size() - read_size_);
+  auto stream = tls_ ? tls_->stream : nullptr;
+  auto done = [self = shared_from_this(), stream, generation = generation_](const boost::system::error_code& ec,
+                                                                             std::size_t n) {
+    self->on_read(generation, ec, n);
+  };
+  if (stream) stream->async_read_some(into, std::move(done));
+  else socket_.async_read_some(into, std::move(done));
 }
 
 void session::on_read(std::uint64_t generation, const boost::system::error_code& ec, std::size_t n) {
   if (generation != generation_) return;
   if (ec) {
-    drop(ec == asio::error::eof ? "Redis closed the connection" : "read from Redis: " + ec.message());
+    // Over TLS, a close without close_notify is stream_truncated.
+    const bool closed = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+    drop(closed ? "Redis closed the connection" : "read from Redis: " + ec.message());
     return;
   }
   read_size_ += n;

@@ -14,6 +14,10 @@
 // attempt. It is armed lazily: when it fires it checks the real deadline and
 // arms itself again if that is not yet due.
 //
+// With rediss:// a TLS handshake (the server's certificate checked against
+// the CA file or the system's store, and against the host) comes between TCP
+// and Redis' handshake, within the same connect deadline.
+//
 // A session is owned through a shared_ptr: every asynchronous operation holds
 // one, so closing the session (the owner's destructor) is safe while
 // operations are in progress. Operations of an earlier socket, completing
@@ -93,9 +97,13 @@ class session : public std::enable_shared_from_this<session> {
     std::string handshake_label;  // a handshake command: its name, for the error; else empty
   };
 
+  struct tls_link;  // rediss://: the context, and the stream over socket_
+
   void attempt();
   void connect_to(std::vector<boost::asio::ip::tcp::endpoint> where);
+  void start_tls();
   void on_connected();
+  void close_socket();
   void become_up();
   // Drops the connection and backs off to retry. The commands awaiting
   // replies fail with connection_lost, but for the oldest, which fails with
@@ -118,6 +126,7 @@ class session : public std::enable_shared_from_this<session> {
   options options_;
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<tls_link> tls_;  // null for redis://
   boost::asio::steady_timer timer_;
 
   phase phase_ = phase::idle;

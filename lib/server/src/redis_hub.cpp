@@ -168,14 +168,15 @@ struct redis_hub::impl {
   impl(server_state& s, redis::endpoint where)
       : state(s),
         id(random_hex(12)),
-        commands(io, where, client_options("sigserve-" + id)),
-        inbox_sub(io, where, client_options("sigserve-" + id + "-inbox")),
+        commands(io, where, client_options(s.opts, "sigserve-" + id)),
+        inbox_sub(io, where, client_options(s.opts, "sigserve-" + id + "-inbox")),
         ticker(io),
         view(0, s.opts.room_history) {}
 
-  static redis::options client_options(std::string name) {
+  static redis::options client_options(const options& opts, std::string name) {
     redis::options o;
     o.client_name = std::move(name);
+    o.tls = {opts.redis_ca_file, opts.redis_cert, opts.redis_key};
     return o;
   }
 
@@ -227,6 +228,7 @@ struct redis_hub::impl {
   bool registered = false;
   bool ever_connected = false;
   bool ever_registered = false;
+  std::string unreachable_said;  // the last reason logged, until connected again
   std::int64_t probe_sent_ms = 0;  // 0: none outstanding
 
   // --- start and stop --------------------------------------------------------
@@ -663,6 +665,7 @@ struct redis_hub::impl {
     }
     if (ever_connected) ++reconnects;
     ever_connected = true;
+    unreachable_said.clear();
     state.log.info("broker-connected", {{"instance", id}});
     check_epoch();
   }
@@ -746,11 +749,12 @@ struct redis_hub::impl {
   }
 
   void send_rosters() {
-    if (!commands_up || !inbox_up) return;  // the tick or the reconnect sends them
-    // Redis came back empty: until the others have put their members back
-    // (one lease), a roster would take them out of our rooms, and the
-    // clients would see them leave and come back.
-    if (wall_ms() < joins_allowed_from_ms) return;  // the tick sends them
+    // Not before we have registered again: only then do we know whether
+    // Redis came back empty (check_epoch). If it did, not until the others
+    // have put their members back (one lease): a roster would take them out
+    // of our rooms, and the clients would see them leave and come back. The
+    // tick, or the registration, sends them.
+    if (!commands_up || !inbox_up || !registered || wall_ms() < joins_allowed_from_ms) return;
     for (auto it = rosters_wanted.begin(); it != rosters_wanted.end();) {
       const std::string& room = it->first;
       if (!locals_in_room.count(room)) {  // nothing of ours left there to mend
@@ -787,11 +791,21 @@ struct redis_hub::impl {
   }
 
   void on_tick() {
-    if (!commands_up) return;
+    if (!commands_up) return report_unreachable();
     if (registered) renew_lease();
     sweep_expired();
     probe_inbox();
     send_rosters();
+  }
+
+  // Why Redis cannot be reached, each time the reason changes: the state
+  // handler only speaks of a connection that was up, and an instance that
+  // never got one (a wrong address, an untrusted certificate) must say why.
+  void report_unreachable() {
+    const auto& why = commands.last_error();
+    if (why.empty() || why == unreachable_said) return;
+    unreachable_said = why;
+    state.log.warn("broker-unreachable", {{"error", why}});
   }
 
   void renew_lease() {
@@ -890,7 +904,11 @@ struct redis_hub::impl {
 redis_hub::redis_hub(server_state& state, const std::string& url) {
   auto where = redis::parse_url(url);
   if (!where) throw std::invalid_argument("--redis: " + where.error());
-  impl_ = std::make_unique<impl>(state, std::move(where.value()));
+  try {
+    impl_ = std::make_unique<impl>(state, std::move(where.value()));
+  } catch (const std::invalid_argument& e) {  // rediss://'s files
+    throw std::invalid_argument(std::string("--redis: ") + e.what());
+  }
 }
 
 redis_hub::~redis_hub() { stop(); }

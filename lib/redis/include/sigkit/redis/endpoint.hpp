@@ -1,12 +1,13 @@
 // Where a Redis server is and how to log in to it, from a URL:
 //
 //   redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]
+//   rediss://...   the same over TLS
 //
 // PORT defaults to 6379 and DB to 0. USER and PASSWORD are percent-decoded
 // (a password holding '@', ':' or '/' is written %40, %3A, %2F); an IPv6
 // address is written in brackets, redis://[::1]:6379. USER needs Redis 6's
-// ACLs; without it, AUTH logs in as the default user. rediss:// (TLS) is not
-// supported and says so.
+// ACLs; without it, AUTH logs in as the default user. Over TLS the server's
+// certificate must name HOST (a DNS name, or the address itself).
 #pragma once
 
 #include <cstdint>
@@ -23,8 +24,9 @@ struct endpoint {
   std::string user;      // empty: AUTH PASSWORD, as the default user
   std::string password;  // empty: no AUTH
   int db = 0;            // SELECTed on every connect when not 0
+  bool tls = false;      // rediss://
 
-  // redis://HOST:PORT/DB, without the credentials: for logs.
+  // redis[s]://HOST:PORT/DB, without the credentials: for logs.
   std::string to_string() const;
 };
 

@@ -34,6 +34,13 @@ struct options {
   resp::limits reply_limits{std::size_t{64} << 20, std::size_t{1} << 20, 16, std::size_t{64} << 10};
   // CLIENT SETNAME on every connect when not empty (CLIENT LIST shows it).
   std::string client_name;
+  // For rediss://: the CA certificates (PEM) the server's certificate must
+  // chain to, empty for the system's store; and, for a server that asks
+  // clients for one (tls-auth-clients), this client's certificate chain and
+  // key (PEM).
+  struct tls_files {
+    std::string ca_file, cert_file, key_file;
+  } tls;
 };
 
 // What happened to a connection so far, for metrics.

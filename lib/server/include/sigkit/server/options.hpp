@@ -25,9 +25,13 @@ struct options {
   std::string tls_key;   // PEM private key; SIGHUP reloads both
 
   // --- several instances -------------------------------------------------------
-  // redis://[[user]:password@]host[:port][/db]: rooms shared with every
+  // redis[s]://[[user]:password@]host[:port][/db]: rooms shared with every
   // instance that uses the same Redis; empty: this instance alone.
   std::string redis_url;
+  // rediss://: the CA file (PEM) Redis' certificate must chain to (empty:
+  // the system's store), and this instance's certificate and key for a
+  // Redis that asks for one (tls-auth-clients).
+  std::string redis_ca_file, redis_cert, redis_key;
 
   // --- the protocol ----------------------------------------------------------
   std::size_t room_capacity = 2;                    // members per room, 0 = unlimited
