@@ -69,6 +69,19 @@ struct two_instances {
   }
 };
 
+// A newcomer on an instance of its own joins `room` and finds only `member`
+// there: the room has room again, and no ghost is in it.
+void expect_room_holds_only(const redis_process& redis, const std::string& room, const blocking_connection& member) {
+  auto server = instance(redis);
+  wait_ready(server);
+  blocking_connection newcomer;
+  connect(newcomer, server);
+  auto joined = newcomer.join(room);
+  REQUIRE(joined.ok());
+  REQUIRE(joined->kind == message_kind::joined);
+  CHECK(joined->peers == std::vector<std::string>{member.peer()});
+}
+
 }  // namespace
 
 TEST_CASE("two peers on two instances join one room, negotiate and part", "[cluster]") {
@@ -149,15 +162,7 @@ TEST_CASE("a killed instance's members leave the others' rooms within the lease"
   auto left = expect(a, message_kind::peer_left, 9s);
   CHECK(left.peer == b.peer());
   CHECK(std::chrono::steady_clock::now() - killed < 7s);
-  // The room has room again, and no ghost is in it.
-  auto c_server = instance(redis);
-  wait_ready(c_server);
-  blocking_connection c;
-  connect(c, c_server);
-  auto c_joined = c.join("room");
-  REQUIRE(c_joined.ok());
-  REQUIRE(c_joined->kind == message_kind::joined);
-  CHECK(c_joined->peers == std::vector<std::string>{a.peer()});
+  expect_room_holds_only(redis, "room", a);
 }
 
 TEST_CASE("while Redis is down joins get unavailable and readyz says 503; afterwards rooms come back", "[cluster]") {
@@ -245,17 +250,9 @@ TEST_CASE("an instance killed while Redis is down leaves no member behind once R
   b_server.stop(SIGKILL, 2s);  // with Redis away, no lease of it is left to expire
   redis.restart();
   CHECK(expect(a, message_kind::peer_left, 10s).peer == b.peer());
-  // The room has room for someone new, who finds only a in it.
-  auto c_server = instance(redis);
-  wait_ready(c_server);
   wait_ready(a_server);
-  blocking_connection c;
-  connect(c, c_server);
-  auto joined = c.join("orphans");
-  REQUIRE(joined.ok());
-  REQUIRE(joined->kind == message_kind::joined);
-  CHECK(joined->peers == std::vector<std::string>{a.peer()});
-  CHECK(expect(a, message_kind::peer_joined).peer == c.peer());
+  expect_room_holds_only(redis, "orphans", a);
+  expect(a, message_kind::peer_joined);
 }
 
 // A failover behind one address: the server sigserve talks to is demoted to

@@ -31,7 +31,9 @@
 // so that no room splits between members that do not know of each other.
 // While Redis is unreachable, joins get `unavailable`, rooms held by this
 // instance alone keep relaying, and relays that would leave it get
-// `unavailable`.
+// `unavailable`. A notice lost on the way (Redis died with it, an inbox was
+// not listening) is mended by reading the rooms again from Redis, in order
+// with the notices; docs/cluster.md gives the argument.
 #pragma once
 
 #include <memory>
