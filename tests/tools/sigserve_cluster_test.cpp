@@ -242,6 +242,39 @@ TEST_CASE("a member who leaves while Redis is down leaves the other instances' r
   CHECK(sigkit::test::metric(sigkit::test::metrics_text(a_server.port()), "sigserve_cluster_roster_repairs_total") == 1);
 }
 
+// Until the rooms are read again (a lease after Redis is back), a relay may
+// go to a member who left during the outage: its instance answers for its
+// own members, so the sender hears unknown-peer and the room is mended then.
+TEST_CASE("a relay to a member who left while Redis was down is answered unknown-peer and mends the room", "[cluster]") {
+  two_instances t("stale");
+  auto& [redis, a_server, b_server, a, b] = t;
+  redis.stop(SIGKILL);
+  for (int i = 0; i < 60 && ready(a_server); ++i) std::this_thread::sleep_for(50ms);
+  const auto leaver = b.peer();
+  b.close();
+  redis.restart();
+  auto back = std::chrono::steady_clock::now();
+
+  // Unavailable while the instances reconnect; then the relay crosses and
+  // comes back.
+  bool left = false, refused = false;
+  for (int n = 0; n < 40 && !refused; ++n) {
+    a.send(json{{"type", "offer"}, {"to", leaver}, {"sdp", "x"}, {"rid", n}});
+    for (auto m = a.receive(150ms); m.ok(); m = a.receive(150ms)) {
+      if (m->kind == message_kind::peer_left && m->peer == leaver) left = true;
+      if (m->kind == message_kind::error && m->code == "unknown-peer") {
+        CHECK(m->body["rid"] == n);
+        refused = true;
+        break;
+      }
+    }
+  }
+  CHECK(left);
+  REQUIRE(refused);
+  CHECK(std::chrono::steady_clock::now() - back < 5s);  // before the rooms are read again
+  CHECK(sigkit::test::metric(sigkit::test::metrics_text(a_server.port()), "sigserve_cluster_relays_bounced_total") >= 1);
+}
+
 TEST_CASE("an instance killed while Redis is down leaves no member behind once Redis returns", "[cluster]") {
   two_instances t("orphans");
   auto& [redis, a_server, b_server, a, b] = t;

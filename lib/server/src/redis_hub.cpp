@@ -195,7 +195,7 @@ struct redis_hub::impl {
   std::atomic<std::int64_t> joins_allowed_from_ms{0};  // after Redis came back empty
   std::atomic<std::int64_t> rooms_held{0};
   std::atomic<std::uint64_t> reconnects{0}, probe_failures{0}, sequence_gaps{0}, relays_out{0}, relays_in{0},
-      swept{0}, unavailable{0}, leases_lost{0}, roster_repairs{0};
+      swept{0}, unavailable{0}, leases_lost{0}, roster_repairs{0}, relays_bounced{0};
   mutable std::mutex latency_mutex;
   metrics::latency_histogram relay_latency;  // cross-instance, by the wall clocks of both instances
 
@@ -455,6 +455,8 @@ struct redis_hub::impl {
       e.peer = sender.id;
       e.receivers = std::move(what.first);
       e.frame = *what.second;
+      e.directed = m.to.has_value();
+      e.rid = m.rid_json;
       // The sender learns of a relay that reached nobody, as it would of one
       // refused here: it may send it again.
       publish(instance, e, [this, sender, rid = m.rid_json] {
@@ -506,21 +508,59 @@ struct redis_hub::impl {
       case envelope::kind::left: drop_replica(e.peer, e.room, out); break;
       case envelope::kind::relay: {
         auto frame = std::make_shared<const std::string>(std::move(e.frame));
+        std::vector<std::string> missed;
         for (const auto& receiver : e.receivers) {
           auto it = locals.find(receiver);
           // Only to a member of that very room: an instance's stale view
           // must never carry a message into another room.
           if (it != locals.end() && it->second.room == e.room) out.push_back({it->second.who.handle, frame});
+          else missed.push_back(receiver);
         }
+        if (!missed.empty()) bounce(e, std::move(missed));
         ++relays_in;
         std::lock_guard lock(latency_mutex);
         relay_latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, wall_us() - e.sent_us)) * 1'000);
         break;
       }
+      case envelope::kind::bounce: apply_bounce(e, out); break;
       case envelope::kind::roster: apply_roster(e, out); break;
       case envelope::kind::probe:
       case envelope::kind::resync: break;
     }
+  }
+
+  // The sender's instance still lists receivers who are not ours in that
+  // room any more (their departure was lost on the way): it is told, so that
+  // its sender hears `unknown-peer` as it would from one instance.
+  void bounce(const envelope& relay, std::vector<std::string> missed) {
+    envelope back;
+    back.what = envelope::kind::bounce;
+    back.room = relay.room;
+    back.peer = relay.peer;
+    back.receivers = std::move(missed);
+    back.directed = relay.directed;
+    back.rid = relay.rid;
+    publish(relay.from, std::move(back));
+  }
+
+  // Our relay missed members of another instance: that instance is the one
+  // that knows its own members, so they leave our view of the room now (and
+  // its members hear peer-left); a sender who named one is told.
+  void apply_bounce(const envelope& e, std::vector<rooms::delivery>& out) {
+    ++relays_bounced;
+    for (const auto& peer : e.receivers) {
+      auto it = replica_by_peer.find(peer);
+      if (it == replica_by_peer.end()) continue;
+      const auto& r = replicas.at(it->second);
+      if (r.instance != e.from || r.room != e.room) continue;
+      drop_replica(peer, e.room, out);
+      ++roster_repairs;
+    }
+    auto sender = locals.find(e.peer);
+    if (!e.directed || sender == locals.end() || sender->second.room != e.room) return;
+    out.push_back({sender->second.who.handle,
+                   std::make_shared<const std::string>(proto::encode_error(
+                       proto::error_code::unknown_peer, "no peer " + e.receivers.front() + " in room " + e.room, e.rid))});
   }
 
   // Redis' word on a room, in its place among the notices: the replicas of
@@ -966,8 +1006,10 @@ void redis_hub::write_metrics(std::string& out) const {
        i.swept.load());
   line("sigserve_cluster_unavailable_total", "counter", "Requests answered `unavailable`", i.unavailable.load());
   line("sigserve_cluster_roster_repairs_total", "counter",
-       "Members added to or removed from this instance's view of a room when it was read again from the broker",
+       "Members added to or removed from this instance's view of a room when a lost notice was mended",
        i.roster_repairs.load());
+  line("sigserve_cluster_relays_bounced_total", "counter",
+       "Relays of this instance that another one could not deliver (its receivers had left)", i.relays_bounced.load());
   std::lock_guard lock(i.latency_mutex);
   out += "# HELP sigserve_cluster_relay_latency_seconds Cross-instance relay latency (sender's to receiver's wall clock)\n"
          "# TYPE sigserve_cluster_relay_latency_seconds summary\n";

@@ -33,7 +33,8 @@
 // instance alone keep relaying, and relays that would leave it get
 // `unavailable`. A notice lost on the way (Redis died with it, an inbox was
 // not listening) is mended by reading the rooms again from Redis, in order
-// with the notices; docs/cluster.md gives the argument.
+// with the notices, and sooner by the bounce of a relay to a member who left;
+// docs/cluster.md gives the argument.
 #pragma once
 
 #include <memory>

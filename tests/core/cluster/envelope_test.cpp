@@ -17,6 +17,8 @@ TEST_CASE("a relay envelope carries its frame byte for byte", "[cluster]") {
   e.peer = "p1";
   e.receivers = {"p2", "p3"};
   e.frame = "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}\n\n\xe2\x82\xac";
+  e.directed = true;
+  e.rid = R"({"n":7})";
   auto back = decode(encode(e));
   REQUIRE(back);
   CHECK(back->what == envelope::kind::relay);
@@ -27,6 +29,33 @@ TEST_CASE("a relay envelope carries its frame byte for byte", "[cluster]") {
   CHECK(back->peer == "p1");
   CHECK(back->receivers == e.receivers);
   CHECK(back->frame == e.frame);
+  CHECK(back->directed);
+  CHECK(back->rid == e.rid);
+}
+
+TEST_CASE("a bounce names the relay's sender, the receivers it missed and the sender's rid", "[cluster]") {
+  envelope e;
+  e.what = envelope::kind::bounce;
+  e.from = "b";
+  e.seq = 3;
+  e.room = "r";
+  e.peer = "sender";
+  e.receivers = {"gone"};
+  e.directed = true;
+  e.rid = "42";
+  auto back = decode(encode(e));
+  REQUIRE(back);
+  CHECK(back->what == envelope::kind::bounce);
+  CHECK(back->peer == "sender");
+  CHECK(back->receivers == e.receivers);
+  CHECK(back->directed);
+  CHECK(back->rid == "42");
+  e.directed = false;
+  e.rid.clear();
+  back = decode(encode(e));
+  REQUIRE(back);
+  CHECK_FALSE(back->directed);
+  CHECK(back->rid.empty());
 }
 
 TEST_CASE("a joined envelope keeps the user and join time", "[cluster]") {
@@ -75,6 +104,9 @@ TEST_CASE("what is not an envelope is refused", "[cluster]") {
                           R"({"k":"J","i":"a","s":1,"t":1,"r":"room"})" "\n",  // a join of nobody
                           R"({"k":"P","i":"","s":1,"t":1})" "\n", R"({"k":"P","i":"a","s":-1,"t":1})" "\n",
                           R"({"k":"P","i":"a","s":1,"t":"now"})" "\n", R"({"k":"R","i":"a","s":1,"t":1,"r":"x","to":[1]})" "\n",
+                          R"({"k":"B","i":"a","s":1,"t":1,"r":"x"})" "\n",           // a bounce of nobody
+                          R"({"k":"R","i":"a","s":1,"t":1,"r":"x","to":["p"],"d":1})" "\n",  // directed, not a bool
+                          R"({"k":"R","i":"a","s":1,"t":1,"r":"x","to":["p"],"q":7})" "\n",  // rid, not its JSON text
                           R"({"k":"S","i":"a","s":0,"t":0})" "\n[]",                 // a roster of no room
                           R"({"k":"S","i":"a","s":0,"t":0,"r":"x"})" "\n[\"p1\"]",      // a peer without its instance
                           R"({"k":"S","i":"a","s":0,"t":0,"r":"x"})" "\n[\"p1\",\"i\"]",  // no newline in it

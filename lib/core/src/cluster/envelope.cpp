@@ -13,6 +13,8 @@ std::string encode(const envelope& e) {
   if (!e.user.empty()) header["u"] = e.user;
   if (e.join_us != 0) header["j"] = e.join_us;
   if (!e.receivers.empty()) header["to"] = e.receivers;
+  if (e.directed) header["d"] = true;
+  if (!e.rid.empty()) header["q"] = e.rid;
   // Users come from tokens and may hold anything: never let them throw.
   std::string out = header.dump(-1, ' ', false, json::error_handler_t::replace);
   out += '\n';
@@ -61,13 +63,14 @@ std::optional<envelope> decode(std::string_view bytes) {
     if (!it->is_string()) return std::nullopt;
     return it->get<std::string>();
   };
-  auto kind = text("k"), from = text("i"), room = text("r"), peer = text("p"), user = text("u");
-  if (!kind || !from || !room || !peer || !user || kind->size() != 1 || from->empty()) return std::nullopt;
+  auto kind = text("k"), from = text("i"), room = text("r"), peer = text("p"), user = text("u"), rid = text("q");
+  if (!kind || !from || !room || !peer || !user || !rid || kind->size() != 1 || from->empty()) return std::nullopt;
   envelope e;
   switch ((*kind)[0]) {
     case 'J': e.what = envelope::kind::joined; break;
     case 'L': e.what = envelope::kind::left; break;
     case 'R': e.what = envelope::kind::relay; break;
+    case 'B': e.what = envelope::kind::bounce; break;
     case 'P': e.what = envelope::kind::probe; break;
     case 'S': e.what = envelope::kind::roster; break;
     case 'Y': e.what = envelope::kind::resync; break;
@@ -82,6 +85,11 @@ std::optional<envelope> decode(std::string_view bytes) {
   e.room = std::move(*room);
   e.peer = std::move(*peer);
   e.user = std::move(*user);
+  e.rid = std::move(*rid);
+  if (auto d = header.find("d"); d != header.end()) {
+    if (!d->is_boolean()) return std::nullopt;
+    e.directed = d->get<bool>();
+  }
   if (auto j = header.find("j"); j != header.end()) {
     if (!j->is_number_integer()) return std::nullopt;
     e.join_us = j->get<std::int64_t>();
@@ -95,7 +103,8 @@ std::optional<envelope> decode(std::string_view bytes) {
   }
   if ((e.what == envelope::kind::joined || e.what == envelope::kind::left) && (e.room.empty() || e.peer.empty()))
     return std::nullopt;
-  if (e.what == envelope::kind::relay && (e.room.empty() || e.receivers.empty())) return std::nullopt;
+  if ((e.what == envelope::kind::relay || e.what == envelope::kind::bounce) && (e.room.empty() || e.receivers.empty()))
+    return std::nullopt;
   if (e.what == envelope::kind::roster) {
     auto members = decode_roster(bytes.substr(newline + 1));
     if (e.room.empty() || !members) return std::nullopt;

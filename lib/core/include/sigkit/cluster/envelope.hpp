@@ -10,7 +10,11 @@
 //   joined  a member of `room` joined on the sender: `peer`, `user`
 //   left    it left (or its connection ended, or its instance was swept)
 //   relay   `frame` (the relayed text, `from` already set) for `receivers`,
-//           members of `room` on the receiving instance
+//           members of `room` on the receiving instance; `directed` when the
+//           sender named its receiver (`to`), with the sender's `rid`
+//   bounce  the answer to a relay some of whose `receivers` are not (any
+//           more) the receiving instance's members of `room`: the sender's
+//           instance had a stale view of them
 //   probe   the sender's own health check of its subscription
 //   roster  `room`'s members as Redis held them (`roster`), written by a Lua
 //           script into the asking instance's own inbox: placed exactly
@@ -35,7 +39,15 @@
 namespace sigkit::cluster {
 
 struct envelope {
-  enum class kind : char { joined = 'J', left = 'L', relay = 'R', probe = 'P', roster = 'S', resync = 'Y' };
+  enum class kind : char {
+    joined = 'J',
+    left = 'L',
+    relay = 'R',
+    bounce = 'B',
+    probe = 'P',
+    roster = 'S',
+    resync = 'Y'
+  };
   struct roster_entry {
     std::string peer, instance, user;
     bool operator==(const roster_entry&) const = default;
@@ -45,11 +57,13 @@ struct envelope {
   std::uint64_t seq = 0;   // the sender's count of envelopes to this receiver, from 1
   std::int64_t sent_us = 0;  // wall clock, µs since the epoch
   std::string room;
-  std::string peer;        // joined, left: the member; relay: the sender
+  std::string peer;        // joined, left: the member; relay, bounce: the sender
   std::string user;        // joined: the member's authenticated user, if any
   std::int64_t join_us = 0;  // joined: when, for the order of `peers`
-  std::vector<std::string> receivers;  // relay
+  std::vector<std::string> receivers;  // relay; bounce: those not reached
   std::string frame;                   // relay
+  bool directed = false;               // relay, bounce: the sender named its receiver
+  std::string rid;                     // relay, bounce: the sender's rid as JSON, if any
   std::vector<roster_entry> roster;    // roster
 };
 
