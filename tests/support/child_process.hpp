@@ -41,6 +41,15 @@ inline std::string make_temp_dir(const std::string& prefix) {
   return tmpl;
 }
 
+// 127.0.0.1:port, for connect() and bind().
+inline sockaddr_in loopback(std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
 // A port free on 127.0.0.1 now, below Linux's ephemeral range: a client
 // that keeps reconnecting to a stopped server's port in that range may be
 // given that very port as its own local one (TCP's simultaneous open then
@@ -52,10 +61,7 @@ inline std::uint16_t free_loopback_port() {
   static std::mt19937 random(std::random_device{}());
   std::uniform_int_distribution<unsigned> pick(20000, low - 1);
   for (int attempt = 0; attempt < 200; ++attempt) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(pick(random)));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const auto a = loopback(static_cast<std::uint16_t>(pick(random)));
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) break;
     const bool free = ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;

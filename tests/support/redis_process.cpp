@@ -36,14 +36,6 @@ namespace {
 namespace fs = std::filesystem;
 using clock = std::chrono::steady_clock;
 
-sockaddr_in loopback(std::uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
 // RFC 3986 §2.1: every byte but the unreserved ones as %XX.
 std::string percent_encode(std::string_view s) {
   static constexpr char hex[] = "0123456789ABCDEF";
